@@ -1,0 +1,361 @@
+// Package mutate decides how a pod is changed to receive its AWS identity.
+//
+// The decision is a pure function of the pod, the identity its
+// ServiceAccount is bound to and the webhook's options: no API calls, no
+// clocks, no logging. It returns targeted JSON Patch operations that only
+// append, so a pod is never re-serialised through Go types that might not
+// know all of its fields.
+package mutate
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Mode names how a pod receives AWS credentials.
+type Mode string
+
+const (
+	// ModeWebIdentity injects a projected token and AWS_ROLE_ARN, for STS
+	// AssumeRoleWithWebIdentity (IAM Roles for Service Accounts).
+	ModeWebIdentity Mode = "web-identity"
+	// ModeContainerCredentials injects a projected token and the container
+	// credentials endpoint (EKS Pod Identity).
+	ModeContainerCredentials Mode = "container-credentials"
+)
+
+// Names the mutation uses and the defaults of its options.
+const (
+	DefaultAnnotationPrefix = "eks.amazonaws.com"
+	DefaultAudience         = "sts.amazonaws.com"
+	DefaultMountPath        = "/var/run/secrets/eks.amazonaws.com/serviceaccount"
+	DefaultTokenExpiration  = int64(86400)
+	// MinTokenExpiration is the shortest lifetime the API server accepts
+	// for a projected token.
+	MinTokenExpiration = int64(600)
+	// MaxTokenExpiration caps requested lifetimes, as the upstream webhook does.
+	MaxTokenExpiration = int64(1<<32 - 1)
+
+	VolumeName = "aws-iam-token"
+	TokenFile  = "token"
+
+	DefaultContainerCredentialsAudience  = "pods.eks.amazonaws.com"
+	DefaultContainerCredentialsFullURI   = "http://169.254.170.23/v1/credentials"
+	DefaultContainerCredentialsMountPath = "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount"
+	ContainerCredentialsVolumeName       = "eks-pod-identity-token"
+	ContainerCredentialsTokenFile        = "eks-pod-identity-token"
+
+	// SkipLabel on a pod opts it out; the shipped objectSelector uses it too.
+	SkipLabel = "eks.amazonaws.com/skip-pod-identity-webhook"
+)
+
+// Environment variables the AWS SDKs read.
+const (
+	EnvRoleARN                    = "AWS_ROLE_ARN"
+	EnvWebIdentityTokenFile       = "AWS_WEB_IDENTITY_TOKEN_FILE"
+	EnvSTSRegionalEndpoints       = "AWS_STS_REGIONAL_ENDPOINTS"
+	EnvRegion                     = "AWS_REGION"
+	EnvDefaultRegion              = "AWS_DEFAULT_REGION"
+	EnvContainerCredentialsURI    = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
+	EnvContainerAuthorizationFile = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
+)
+
+// Identity is the AWS identity a pod's ServiceAccount is bound to.
+type Identity struct {
+	Mode Mode
+	// RoleARN is the role to assume in ModeWebIdentity.
+	RoleARN string
+	// Audience overrides the token audience; empty means the default.
+	Audience string
+	// RegionalSTS overrides the webhook's regional STS default when set.
+	RegionalSTS *bool
+	// TokenExpiration in seconds overrides the webhook default when non-zero.
+	TokenExpiration int64
+}
+
+// Options are the webhook-wide settings of the mutation.
+type Options struct {
+	AnnotationPrefix string
+	Audience         string
+	MountPath        string
+	TokenExpiration  int64
+	// Region, when set, is injected as AWS_REGION and AWS_DEFAULT_REGION.
+	Region string
+	// RegionalSTS injects AWS_STS_REGIONAL_ENDPOINTS=regional by default.
+	RegionalSTS bool
+
+	ContainerCredentialsAudience  string
+	ContainerCredentialsFullURI   string
+	ContainerCredentialsMountPath string
+}
+
+// DefaultOptions returns the options of an unconfigured webhook.
+func DefaultOptions() Options {
+	return Options{
+		AnnotationPrefix:              DefaultAnnotationPrefix,
+		Audience:                      DefaultAudience,
+		MountPath:                     DefaultMountPath,
+		TokenExpiration:               DefaultTokenExpiration,
+		ContainerCredentialsAudience:  DefaultContainerCredentialsAudience,
+		ContainerCredentialsFullURI:   DefaultContainerCredentialsFullURI,
+		ContainerCredentialsMountPath: DefaultContainerCredentialsMountPath,
+	}
+}
+
+// Op is one JSON Patch (RFC 6902) operation.
+type Op struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value any    `json:"value"`
+}
+
+// Result is the outcome of a mutation.
+type Result struct {
+	// Patch is empty when the pod needs no change.
+	Patch []Op
+	// Warnings explain what was not injected and why; the API server shows
+	// them to the user who created the pod.
+	Warnings []string
+}
+
+// plan is what one mode injects.
+type plan struct {
+	volume     string
+	mountPath  string
+	tokenFile  string
+	audience   string
+	expiration int64
+	// env holds groups of variables: a group is added whole, and only when
+	// the container sets none of its variables, so a container's own region
+	// or credentials are never mixed with injected ones.
+	env [][]EnvVar
+}
+
+// Inject returns how pod is changed to receive identity. Calling it again on the patched pod returns
+// an empty patch.
+func Inject(pod *Pod, id Identity, opts Options) Result {
+	var res Result
+	if pod.Metadata.Labels[SkipLabel] == "true" {
+		return res
+	}
+	p := newPlan(pod, id, opts, &res)
+
+	volumeExists := false
+	for _, v := range pod.Spec.Volumes {
+		if v.Name != p.volume {
+			continue
+		}
+		if !isTokenVolume(v, p.tokenFile) {
+			res.Warnings = append(res.Warnings, fmt.Sprintf(
+				"pod identity not injected: the pod already has a volume named %q that is not a projected ServiceAccount token; rename it", p.volume))
+			return res
+		}
+		volumeExists = true
+	}
+
+	skip := skippedContainers(pod.Metadata.Annotations[opts.AnnotationPrefix+"/skip-containers"])
+	injected := false
+	for _, list := range []struct {
+		field      string
+		containers []Container
+	}{{"initContainers", pod.Spec.InitContainers}, {"containers", pod.Spec.Containers}} {
+		for i := range list.containers {
+			c := &list.containers[i]
+			if skip[c.Name] {
+				continue
+			}
+			ops, warning := containerOps(fmt.Sprintf("/spec/%s/%d", list.field, i), c, p)
+			if warning != "" {
+				res.Warnings = append(res.Warnings, warning)
+				continue
+			}
+			res.Patch = append(res.Patch, ops...)
+			injected = true
+		}
+	}
+	if !injected || volumeExists {
+		return res
+	}
+
+	volume := tokenVolume(p)
+	if len(pod.Spec.Volumes) == 0 {
+		res.Patch = append(res.Patch, Op{Op: "add", Path: "/spec/volumes", Value: []Volume{volume}})
+	} else {
+		res.Patch = append(res.Patch, Op{Op: "add", Path: "/spec/volumes/-", Value: volume})
+	}
+	return res
+}
+
+func newPlan(pod *Pod, id Identity, opts Options, res *Result) plan {
+	windows := pod.isWindows()
+	var p plan
+	if id.Mode == ModeContainerCredentials {
+		p = plan{
+			volume:    ContainerCredentialsVolumeName,
+			mountPath: opts.ContainerCredentialsMountPath,
+			tokenFile: ContainerCredentialsTokenFile,
+			audience:  opts.ContainerCredentialsAudience,
+		}
+		p.expiration = tokenExpiration(pod, id, opts, res)
+		p.env = [][]EnvVar{{
+			{Name: EnvContainerCredentialsURI, Value: opts.ContainerCredentialsFullURI},
+			{Name: EnvContainerAuthorizationFile, Value: tokenPath(p.mountPath, p.tokenFile, windows)},
+		}}
+	} else {
+		p = plan{
+			volume:    VolumeName,
+			mountPath: opts.MountPath,
+			tokenFile: TokenFile,
+			audience:  opts.Audience,
+		}
+		if id.Audience != "" {
+			p.audience = id.Audience
+		}
+		p.expiration = tokenExpiration(pod, id, opts, res)
+		p.env = [][]EnvVar{{
+			{Name: EnvRoleARN, Value: id.RoleARN},
+			{Name: EnvWebIdentityTokenFile, Value: tokenPath(p.mountPath, p.tokenFile, windows)},
+		}}
+	}
+	regional := opts.RegionalSTS
+	if id.RegionalSTS != nil {
+		regional = *id.RegionalSTS
+	}
+	if regional {
+		p.env = append(p.env, []EnvVar{{Name: EnvSTSRegionalEndpoints, Value: "regional"}})
+	}
+	if opts.Region != "" {
+		p.env = append(p.env, []EnvVar{
+			{Name: EnvDefaultRegion, Value: opts.Region},
+			{Name: EnvRegion, Value: opts.Region},
+		})
+	}
+	return p
+}
+
+// tokenExpiration picks the pod annotation, then the ServiceAccount's, then
+// the webhook default, and keeps it within what the API server accepts.
+func tokenExpiration(pod *Pod, id Identity, opts Options, res *Result) int64 {
+	seconds := opts.TokenExpiration
+	if id.TokenExpiration != 0 {
+		seconds = id.TokenExpiration
+	}
+	key := opts.AnnotationPrefix + "/token-expiration"
+	if raw, ok := pod.Metadata.Annotations[key]; ok {
+		v, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
+		if err != nil {
+			res.Warnings = append(res.Warnings, fmt.Sprintf(
+				"annotation %s=%q is not a whole number of seconds; using %d", key, raw, seconds))
+		} else {
+			seconds = v
+		}
+	}
+	return ClampExpiration(seconds)
+}
+
+// ClampExpiration keeps a token lifetime between MinTokenExpiration and
+// MaxTokenExpiration.
+func ClampExpiration(seconds int64) int64 {
+	return min(max(seconds, MinTokenExpiration), MaxTokenExpiration)
+}
+
+// containerOps returns the ops that give one container the token and env,
+// or a warning when the container's mount path is taken by another volume.
+func containerOps(path string, c *Container, p plan) ([]Op, string) {
+	var ops []Op
+	mounted := false
+	for _, m := range c.VolumeMounts {
+		if m.MountPath != p.mountPath {
+			continue
+		}
+		if m.Name != p.volume {
+			return nil, fmt.Sprintf(
+				"pod identity not injected into container %q: its mount path %s is already used by volume %q",
+				c.Name, p.mountPath, m.Name)
+		}
+		mounted = true
+	}
+	if !mounted {
+		mount := VolumeMount{Name: p.volume, MountPath: p.mountPath, ReadOnly: true}
+		if len(c.VolumeMounts) == 0 {
+			ops = append(ops, Op{Op: "add", Path: path + "/volumeMounts", Value: []VolumeMount{mount}})
+		} else {
+			ops = append(ops, Op{Op: "add", Path: path + "/volumeMounts/-", Value: mount})
+		}
+	}
+
+	var missing []EnvVar
+	for _, group := range p.env {
+		if !hasAnyEnv(c, group) {
+			missing = append(missing, group...)
+		}
+	}
+	switch {
+	case len(missing) == 0:
+	case len(c.Env) == 0:
+		ops = append(ops, Op{Op: "add", Path: path + "/env", Value: missing})
+	default:
+		for _, e := range missing {
+			ops = append(ops, Op{Op: "add", Path: path + "/env/-", Value: e})
+		}
+	}
+	return ops, ""
+}
+
+func hasAnyEnv(c *Container, group []EnvVar) bool {
+	for _, e := range c.Env {
+		for _, g := range group {
+			if e.Name == g.Name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func tokenVolume(p plan) Volume {
+	expiration := p.expiration
+	return Volume{
+		Name: p.volume,
+		Projected: &Projected{Sources: []ProjectedSource{{
+			ServiceAccountToken: &TokenProjection{
+				Audience:          p.audience,
+				ExpirationSeconds: &expiration,
+				Path:              p.tokenFile,
+			},
+		}}},
+	}
+}
+
+// isTokenVolume reports whether v is a token volume this webhook added.
+func isTokenVolume(v Volume, tokenFile string) bool {
+	if v.Projected == nil || len(v.Projected.Sources) != 1 {
+		return false
+	}
+	t := v.Projected.Sources[0].ServiceAccountToken
+	return t != nil && t.Path == tokenFile
+}
+
+// tokenPath is where containers find the token; Windows containers see the
+// mount under C:\ with backslashes.
+func tokenPath(mountPath, file string, windows bool) string {
+	p := strings.TrimSuffix(mountPath, "/") + "/" + file
+	if windows {
+		return `C:` + strings.ReplaceAll(p, "/", `\`)
+	}
+	return p
+}
+
+func skippedContainers(annotation string) map[string]bool {
+	if annotation == "" {
+		return nil
+	}
+	skip := map[string]bool{}
+	for _, name := range strings.Split(annotation, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			skip[name] = true
+		}
+	}
+	return skip
+}

@@ -1,0 +1,178 @@
+package webhook
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/irsa-dev/irsa/internal/mutate"
+)
+
+// Options is the whole configuration of `irsa webhook`. Flag names follow
+// amazon-eks-pod-identity-webhook where it has one, so deployments can switch
+// without edits.
+type Options struct {
+	Kubeconfig string
+	// InCluster is accepted for compatibility only: certificates always come
+	// from files.
+	InCluster bool
+
+	BindAddress   string
+	Port          int
+	MetricsPort   int
+	TLSCert       string
+	TLSKey        string
+	TLSMinVersion string
+	// CertReloadInterval is how often the certificate files are re-read.
+	CertReloadInterval time.Duration
+
+	Namespace                       string
+	WatchConfigMap                  bool
+	WatchContainerCredentialsConfig string
+	// LookupGracePeriod bounds the direct API read of a ServiceAccount the
+	// cache has not seen yet; zero turns the read off.
+	LookupGracePeriod time.Duration
+	ShutdownTimeout   time.Duration
+
+	LogLevel  string
+	LogFormat string
+
+	Mutate mutate.Options
+}
+
+// NewOptions returns the defaults.
+func NewOptions() *Options {
+	return &Options{
+		InCluster:          true,
+		Port:               443,
+		MetricsPort:        9999,
+		TLSCert:            "/etc/webhook/certs/tls.crt",
+		TLSKey:             "/etc/webhook/certs/tls.key",
+		TLSMinVersion:      "1.2",
+		CertReloadInterval: 2 * time.Second,
+		Namespace:          "eks",
+		LookupGracePeriod:  2 * time.Second,
+		ShutdownTimeout:    25 * time.Second,
+		LogLevel:           "info",
+		LogFormat:          "json",
+		Mutate:             mutate.DefaultOptions(),
+	}
+}
+
+// AddFlags binds every option to a flag.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig file; empty means in-cluster configuration")
+	fs.BoolVar(&o.InCluster, "in-cluster", o.InCluster, "accepted for compatibility; certificates always come from --tls-cert and --tls-key")
+	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "address to listen on; empty means all")
+	fs.IntVar(&o.Port, "port", o.Port, "HTTPS port of /mutate")
+	fs.IntVar(&o.MetricsPort, "metrics-port", o.MetricsPort, "HTTP port of /metrics, /healthz and /readyz")
+	fs.StringVar(&o.TLSCert, "tls-cert", o.TLSCert, "serving certificate file (PEM), re-read when it changes")
+	fs.StringVar(&o.TLSKey, "tls-key", o.TLSKey, "serving key file (PEM), re-read when it changes")
+	fs.StringVar(&o.TLSMinVersion, "tls-min-version", o.TLSMinVersion, "minimum TLS version: 1.2 or 1.3")
+	fs.DurationVar(&o.CertReloadInterval, "tls-reload-interval", o.CertReloadInterval, "how often the certificate files are checked for changes")
+	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "namespace of the mapping ConfigMap")
+	fs.BoolVar(&o.WatchConfigMap, "watch-config-map", o.WatchConfigMap, "map ServiceAccounts to roles with the ConfigMap "+`"pod-identity-webhook"`+" in --namespace")
+	fs.StringVar(&o.WatchContainerCredentialsConfig, "watch-container-credentials-config", o.WatchContainerCredentialsConfig, "Pod Identity association file; empty turns container credentials off")
+	fs.DurationVar(&o.LookupGracePeriod, "service-account-lookup-grace-period", o.LookupGracePeriod, "time allowed to read a ServiceAccount the cache has not seen yet; 0 turns the read off")
+	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "time allowed for in-flight requests to finish on shutdown")
+	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&o.LogFormat, "log-format", o.LogFormat, "json or text")
+
+	m := &o.Mutate
+	fs.StringVar(&m.AnnotationPrefix, "annotation-prefix", m.AnnotationPrefix, "prefix of the ServiceAccount and pod annotations (OpenShift guides use sts.amazonaws.com)")
+	fs.StringVar(&m.Audience, "token-audience", m.Audience, "default audience of the projected token")
+	fs.StringVar(&m.MountPath, "token-mount-path", m.MountPath, "where the token is mounted in containers")
+	fs.Int64Var(&m.TokenExpiration, "token-expiration", m.TokenExpiration, "default token lifetime in seconds (at least 600)")
+	fs.StringVar(&m.Region, "aws-default-region", m.Region, "inject AWS_REGION and AWS_DEFAULT_REGION with this region")
+	fs.BoolVar(&m.RegionalSTS, "sts-regional-endpoint", m.RegionalSTS, "inject AWS_STS_REGIONAL_ENDPOINTS=regional")
+	fs.StringVar(&m.ContainerCredentialsAudience, "container-credentials-audience", m.ContainerCredentialsAudience, "token audience in Pod Identity mode")
+	fs.StringVar(&m.ContainerCredentialsMountPath, "container-credentials-token-mount-path", m.ContainerCredentialsMountPath, "token mount path in Pod Identity mode")
+	fs.StringVar(&m.ContainerCredentialsFullURI, "container-credentials-full-uri", m.ContainerCredentialsFullURI, "credentials endpoint in Pod Identity mode")
+}
+
+// Validate returns every problem with the options, each naming its flag.
+func (o *Options) Validate() error {
+	var errs []error
+	bad := func(flag string, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("--%s: %s", flag, fmt.Sprintf(format, args...)))
+	}
+	if o.Port < 1 || o.Port > 65535 {
+		bad("port", "%d is not a TCP port", o.Port)
+	}
+	if o.MetricsPort < 1 || o.MetricsPort > 65535 {
+		bad("metrics-port", "%d is not a TCP port", o.MetricsPort)
+	} else if o.MetricsPort == o.Port {
+		bad("metrics-port", "must differ from --port (%d)", o.Port)
+	}
+	if o.TLSCert == "" {
+		bad("tls-cert", "is required")
+	}
+	if o.TLSKey == "" {
+		bad("tls-key", "is required")
+	}
+	if _, err := tlsVersion(o.TLSMinVersion); err != nil {
+		bad("tls-min-version", "%v", err)
+	}
+	if o.CertReloadInterval <= 0 {
+		bad("tls-reload-interval", "must be positive")
+	}
+	if o.WatchConfigMap {
+		for _, msg := range validation.IsDNS1123Label(o.Namespace) {
+			bad("namespace", "%q: %s", o.Namespace, msg)
+		}
+	}
+	if o.LookupGracePeriod < 0 {
+		bad("service-account-lookup-grace-period", "must not be negative")
+	}
+	if o.ShutdownTimeout < 0 {
+		bad("shutdown-timeout", "must not be negative")
+	}
+	if _, err := parseLevel(o.LogLevel); err != nil {
+		bad("log-level", "%v", err)
+	}
+	if o.LogFormat != "json" && o.LogFormat != "text" {
+		bad("log-format", "%q: want json or text", o.LogFormat)
+	}
+
+	m := o.Mutate
+	if msgs := validation.IsDNS1123Subdomain(m.AnnotationPrefix); len(msgs) > 0 {
+		bad("annotation-prefix", "%q: %s", m.AnnotationPrefix, strings.Join(msgs, "; "))
+	}
+	if m.Audience == "" {
+		bad("token-audience", "is required")
+	}
+	for flag, path := range map[string]string{"token-mount-path": m.MountPath, "container-credentials-token-mount-path": m.ContainerCredentialsMountPath} {
+		if !strings.HasPrefix(path, "/") {
+			bad(flag, "%q must be an absolute path", path)
+		}
+	}
+	if m.TokenExpiration < mutate.MinTokenExpiration {
+		bad("token-expiration", "%d is below the minimum of %d seconds", m.TokenExpiration, mutate.MinTokenExpiration)
+	}
+	if m.TokenExpiration > mutate.MaxTokenExpiration {
+		bad("token-expiration", "%d is above the maximum of %d seconds", m.TokenExpiration, mutate.MaxTokenExpiration)
+	}
+	if m.ContainerCredentialsAudience == "" {
+		bad("container-credentials-audience", "is required")
+	}
+	if u, err := url.Parse(m.ContainerCredentialsFullURI); err != nil || u.Scheme == "" || u.Host == "" {
+		bad("container-credentials-full-uri", "%q is not an absolute URL", m.ContainerCredentialsFullURI)
+	}
+	return errors.Join(errs...)
+}
+
+func tlsVersion(v string) (uint16, error) {
+	switch v {
+	case "1.2":
+		return tls.VersionTLS12, nil
+	case "1.3":
+		return tls.VersionTLS13, nil
+	}
+	return 0, fmt.Errorf("%q: want 1.2 or 1.3", v)
+}
