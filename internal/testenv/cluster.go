@@ -1,0 +1,349 @@
+// Package testenv starts a real Kubernetes control plane for tests: the
+// kube-apiserver and etcd built by hack/testbin, bound to 127.0.0.1, with a
+// ServiceAccount issuer and signing key the test controls.
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// DefaultIssuer is the ServiceAccount issuer of a test cluster unless the
+// test sets its own.
+const DefaultIssuer = "https://irsa.test/cluster"
+
+// Options configure a test cluster.
+type Options struct {
+	// Issuer is the --service-account-issuer; DefaultIssuer when empty.
+	Issuer string
+	// ExtraArgs are appended to the kube-apiserver command line.
+	ExtraArgs []string
+}
+
+// Cluster is a running kube-apiserver with its etcd.
+type Cluster struct {
+	// Config is an admin (system:masters) client configuration.
+	Config *rest.Config
+	// Client is an admin clientset.
+	Client kubernetes.Interface
+	// Kubeconfig is the path of an admin kubeconfig file.
+	Kubeconfig string
+	// URL is the API server's https URL.
+	URL string
+	// Issuer is the ServiceAccount token issuer.
+	Issuer string
+	// SigningKey signs ServiceAccount tokens; its public half is what the
+	// cluster's JWKS publishes.
+	SigningKey *rsa.PrivateKey
+	// SigningKeyFile and PublicKeyFile are the PEM files the API server reads.
+	SigningKeyFile, PublicKeyFile string
+	// Dir holds the cluster's files and logs.
+	Dir string
+
+	etcd, apiserver *process
+	etcdLog         *os.File
+	apiserverLog    *os.File
+}
+
+// BinDir returns where the test binaries are: $IRSA_TESTBIN, or bin/testbin
+// at the repository root.
+func BinDir() (string, error) {
+	if dir := os.Getenv("IRSA_TESTBIN"); dir != "" {
+		return dir, nil
+	}
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "bin", "testbin")
+	for _, bin := range []string{"kube-apiserver", "etcd"} {
+		if _, err := os.Stat(filepath.Join(dir, bin)); err != nil {
+			return "", fmt.Errorf("%s not found in %s: run `make testbin` (builds the real kube-apiserver and etcd, about 10 minutes cold)", bin, dir)
+		}
+	}
+	return filepath.Abs(dir)
+}
+
+// StartT starts a cluster for one test and stops it when the test ends. A
+// missing binary fails the test: these tests never skip.
+func StartT(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "irsa-testenv-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Start(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("kube-apiserver log tail:\n%s", c.LogTail(40))
+		}
+		c.Stop()
+		os.RemoveAll(dir)
+	})
+	return c
+}
+
+// Start starts etcd and kube-apiserver with their files in dir and waits
+// until the API server is ready. On error everything started is stopped.
+func Start(dir string, opts Options) (c *Cluster, err error) {
+	bin, err := BinDir()
+	if err != nil {
+		return nil, err
+	}
+	if opts.Issuer == "" {
+		opts.Issuer = DefaultIssuer
+	}
+	c = &Cluster{Dir: dir, Issuer: opts.Issuer}
+	defer func() {
+		if err != nil {
+			tail := c.LogTail(30)
+			c.Stop()
+			err = fmt.Errorf("%w\n--- kube-apiserver log tail ---\n%s", err, tail)
+		}
+	}()
+
+	ports, err := FreePorts(3)
+	if err != nil {
+		return nil, err
+	}
+	etcdURL := "http://127.0.0.1:" + strconv.Itoa(ports[0])
+	if c.etcdLog, err = os.Create(filepath.Join(dir, "etcd.log")); err != nil {
+		return nil, err
+	}
+	etcd := exec.Command(filepath.Join(bin, "etcd"),
+		"--data-dir", filepath.Join(dir, "etcd"),
+		"--listen-client-urls", etcdURL,
+		"--listen-peer-urls", "http://127.0.0.1:"+strconv.Itoa(ports[1]))
+	etcd.Env = withoutEtcdVars(os.Environ())
+	if c.etcd, err = start(etcd, c.etcdLog); err != nil {
+		return nil, fmt.Errorf("start etcd: %w", err)
+	}
+	if err := waitHTTP(http.DefaultClient, etcdURL+"/health", 30*time.Second); err != nil {
+		return nil, fmt.Errorf("etcd not ready: %w", err)
+	}
+
+	if c.SigningKey, c.SigningKeyFile, c.PublicKeyFile, err = NewSigningKey(dir); err != nil {
+		return nil, err
+	}
+	token := randomHex(16)
+	tokenFile := filepath.Join(dir, "tokens.csv")
+	if err := os.WriteFile(tokenFile, []byte(token+`,irsa-test-admin,irsa-test-admin,"system:masters"`+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	c.URL = "https://127.0.0.1:" + strconv.Itoa(ports[2])
+	args := []string{
+		"--etcd-servers=" + etcdURL,
+		"--bind-address=127.0.0.1",
+		"--advertise-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(ports[2]),
+		"--cert-dir=" + filepath.Join(dir, "apiserver-certs"),
+		"--endpoint-reconciler-type=none",
+		"--service-cluster-ip-range=10.96.0.0/16",
+		"--authorization-mode=RBAC",
+		"--token-auth-file=" + tokenFile,
+		"--anonymous-auth=true",
+		"--allow-privileged=true",
+		"--service-account-issuer=" + opts.Issuer,
+		"--service-account-key-file=" + c.PublicKeyFile,
+		"--service-account-signing-key-file=" + c.SigningKeyFile,
+		"--api-audiences=" + opts.Issuer,
+		"--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,MutatingAdmissionWebhook,ValidatingAdmissionWebhook",
+		"--enable-priority-and-fairness=false",
+		"--profiling=false",
+	}
+	args = append(args, opts.ExtraArgs...)
+	if c.apiserverLog, err = os.Create(filepath.Join(dir, "kube-apiserver.log")); err != nil {
+		return nil, err
+	}
+	if c.apiserver, err = start(exec.Command(filepath.Join(bin, "kube-apiserver"), args...), c.apiserverLog); err != nil {
+		return nil, fmt.Errorf("start kube-apiserver: %w", err)
+	}
+
+	c.Config = &rest.Config{
+		Host:            c.URL,
+		BearerToken:     token,
+		TLSClientConfig: rest.TLSClientConfig{Insecure: true},
+		QPS:             500,
+		Burst:           1000,
+	}
+	if c.Client, err = kubernetes.NewForConfig(c.Config); err != nil {
+		return nil, err
+	}
+	if err := c.waitReady(60 * time.Second); err != nil {
+		return nil, err
+	}
+	c.Kubeconfig = filepath.Join(dir, "kubeconfig")
+	if err := c.writeKubeconfig(token); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Stop stops kube-apiserver, then etcd (stopping both at once makes the
+// API server hang in shutdown), and waits for both to exit.
+func (c *Cluster) Stop() {
+	stop(c.apiserver, 15*time.Second)
+	stop(c.etcd, 10*time.Second)
+	for _, f := range []*os.File{c.apiserverLog, c.etcdLog} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// LogTail returns the last lines of the API server's log.
+func (c *Cluster) LogTail(lines int) string {
+	data, err := os.ReadFile(filepath.Join(c.Dir, "kube-apiserver.log"))
+	if err != nil {
+		return ""
+	}
+	all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	return strings.Join(all[max(0, len(all)-lines):], "\n")
+}
+
+func (c *Cluster) waitReady(timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var last error
+	for {
+		if c.apiserver.exited() {
+			return errors.New("kube-apiserver exited")
+		}
+		body, err := c.Client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		if err == nil && bytes.Equal(bytes.TrimSpace(body), []byte("ok")) {
+			return nil
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kube-apiserver not ready after %s: %v", timeout, last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (c *Cluster) writeKubeconfig(token string) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["irsa-test"] = &clientcmdapi.Cluster{Server: c.URL, InsecureSkipTLSVerify: true}
+	cfg.AuthInfos["irsa-test-admin"] = &clientcmdapi.AuthInfo{Token: token}
+	cfg.Contexts["irsa-test"] = &clientcmdapi.Context{Cluster: "irsa-test", AuthInfo: "irsa-test-admin"}
+	cfg.CurrentContext = "irsa-test"
+	return clientcmd.WriteToFile(*cfg, c.Kubeconfig)
+}
+
+// process is a started child process and the signal of its exit.
+type process struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// start runs cmd with its output in log, killed if the test process dies.
+func start(cmd *exec.Cmd, log *os.File) (*process, error) {
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &process{cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	return p, nil
+}
+
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop sends SIGTERM and waits; after grace it kills.
+func stop(p *process, grace time.Duration) {
+	if p == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func waitHTTP(client *http.Client, url string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("%s: %s", url, resp.Status)
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	return last
+}
+
+// FreePorts returns n distinct TCP ports free on 127.0.0.1 right now.
+func FreePorts(n int) ([]int, error) {
+	var ports []int
+	var listeners []net.Listener
+	defer func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		listeners = append(listeners, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// withoutEtcdVars drops ETCD_* variables: etcd reads each as a flag.
+func withoutEtcdVars(env []string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "ETCD_") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

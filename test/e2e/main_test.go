@@ -1,0 +1,32 @@
+// Package e2e proves irsa inside a real kube-apiserver: the API server calls
+// the webhook, applies its patches and signs the tokens the tooling checks.
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/irsa-dev/irsa/internal/testenv"
+)
+
+// cluster is shared by the package's tests; each test works in namespaces
+// of its own.
+var cluster *testenv.Cluster
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "irsa-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cluster, err = testenv.Start(dir, testenv.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: cannot start the test cluster:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	cluster.Stop()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
