@@ -17,8 +17,14 @@ fi
 
 echo "testbin: building kube-apiserver and etcd into $out (cold: about 10 minutes)"
 cd "$here"
+# Stamp the real version, so the API server reports v1.X.Y, not v0.0.0.
+version="$(go list -m -f '{{.Version}}' k8s.io/kubernetes)"
+major="${version#v}"; major="${major%%.*}"
+minor="${version#v*.}"; minor="${minor%%.*}"
+pkg=k8s.io/component-base/version
+ldflags="-X $pkg.gitVersion=$version -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
 # One package at a time keeps peak memory near 2 GB on a small machine.
-go build -trimpath -o "$out/kube-apiserver" ./kube-apiserver
+go build -trimpath -ldflags "$ldflags" -o "$out/kube-apiserver" ./kube-apiserver
 go build -trimpath -o "$out/etcd" ./etcd
 echo "$stamp" > "$out/.stamp"
 echo "testbin: done"

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,10 +19,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
 	"github.com/irsa-dev/irsa/internal/mutate"
-	"github.com/irsa-dev/irsa/internal/testenv"
+	"github.com/irsa-dev/irsa/internal/localcluster"
 	"github.com/irsa-dev/irsa/internal/webhook"
 )
 
@@ -31,7 +32,7 @@ import (
 type runningWebhook struct {
 	URL        string // https://127.0.0.1:PORT/mutate
 	MetricsURL string
-	CA         *testenv.CA
+	CA         *localcluster.CA
 	CertFile   string
 	KeyFile    string
 	Logs       *syncBuffer
@@ -42,7 +43,7 @@ type runningWebhook struct {
 // waits until it reports ready.
 func startWebhook(t *testing.T, configure func(*webhook.Options)) *runningWebhook {
 	t.Helper()
-	ca, err := testenv.NewCA()
+	ca, err := localcluster.NewCA()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func startWebhook(t *testing.T, configure func(*webhook.Options)) *runningWebhoo
 	if err := ca.WriteServingPair(w.CertFile, w.KeyFile); err != nil {
 		t.Fatal(err)
 	}
-	ports, err := testenv.FreePorts(2)
+	ports, err := localcluster.FreePorts(2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,4 +333,41 @@ func toJSON(v any) string {
 	return string(b)
 }
 
-var _ = os.Getenv
+// warningRecorder collects the API server's warning headers.
+type warningRecorder struct {
+	mu       sync.Mutex
+	warnings []string
+}
+
+func (w *warningRecorder) HandleWarningHeader(_ int, _ string, text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.warnings = append(w.warnings, text)
+}
+
+func (w *warningRecorder) list() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.warnings...)
+}
+
+func (w *warningRecorder) contains(s string) bool {
+	for _, text := range w.list() {
+		if strings.Contains(text, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientWithWarnings is an admin client that reports warnings to w.
+func clientWithWarnings(t *testing.T, w *warningRecorder) kubernetes.Interface {
+	t.Helper()
+	cfg := rest.CopyConfig(cluster.Config)
+	cfg.WarningHandler = w
+	c, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

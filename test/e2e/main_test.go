@@ -7,12 +7,12 @@ import (
 	"os"
 	"testing"
 
-	"github.com/irsa-dev/irsa/internal/testenv"
+	"github.com/irsa-dev/irsa/internal/localcluster"
 )
 
 // cluster is shared by the package's tests; each test works in namespaces
 // of its own.
-var cluster *testenv.Cluster
+var cluster *localcluster.Cluster
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "irsa-e2e-")
@@ -20,7 +20,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	cluster, err = testenv.Start(dir, testenv.Options{})
+	cluster, err = localcluster.Start(dir, localcluster.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: cannot start the test cluster:", err)
 		os.Exit(1)

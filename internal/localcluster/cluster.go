@@ -1,7 +1,8 @@
-// Package testenv starts a real Kubernetes control plane for tests: the
-// kube-apiserver and etcd built by hack/testbin, bound to 127.0.0.1, with a
-// ServiceAccount issuer and signing key the test controls.
-package testenv
+// Package localcluster starts a real Kubernetes control plane on this
+// machine: the kube-apiserver and etcd built by hack/testbin, bound to
+// 127.0.0.1, with a ServiceAccount issuer and signing key the caller
+// controls. Tests and `irsa demo` use it.
+package localcluster
 
 import (
 	"bytes"
@@ -20,7 +21,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -66,42 +66,31 @@ type Cluster struct {
 	apiserverLog    *os.File
 }
 
-// BinDir returns where the test binaries are: $IRSA_TESTBIN, or bin/testbin
-// at the repository root.
+// BinDir returns where kube-apiserver and etcd are: $IRSA_TESTBIN, else
+// bin/testbin in the working directory or at the root of this source tree.
 func BinDir() (string, error) {
-	if dir := os.Getenv("IRSA_TESTBIN"); dir != "" {
-		return dir, nil
+	candidates := []string{filepath.Join("bin", "testbin")}
+	if _, file, _, ok := runtime.Caller(0); ok {
+		candidates = append(candidates, filepath.Join(filepath.Dir(file), "..", "..", "bin", "testbin"))
 	}
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "bin", "testbin")
-	for _, bin := range []string{"kube-apiserver", "etcd"} {
-		if _, err := os.Stat(filepath.Join(dir, bin)); err != nil {
-			return "", fmt.Errorf("%s not found in %s: run `make testbin` (builds the real kube-apiserver and etcd, about 10 minutes cold)", bin, dir)
+	if dir := os.Getenv("IRSA_TESTBIN"); dir != "" {
+		candidates = []string{dir}
+	}
+	for _, dir := range candidates {
+		if hasBinaries(dir) {
+			return filepath.Abs(dir)
 		}
 	}
-	return filepath.Abs(dir)
+	return "", fmt.Errorf("kube-apiserver and etcd not found in %s: run `make testbin` (builds them from source, about 10 minutes the first time)", strings.Join(candidates, " or "))
 }
 
-// StartT starts a cluster for one test and stops it when the test ends. A
-// missing binary fails the test: these tests never skip.
-func StartT(t testing.TB, opts Options) *Cluster {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "irsa-testenv-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := Start(dir, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("kube-apiserver log tail:\n%s", c.LogTail(40))
+func hasBinaries(dir string) bool {
+	for _, bin := range []string{"kube-apiserver", "etcd"} {
+		if _, err := os.Stat(filepath.Join(dir, bin)); err != nil {
+			return false
 		}
-		c.Stop()
-		os.RemoveAll(dir)
-	})
-	return c
+	}
+	return true
 }
 
 // Start starts etcd and kube-apiserver with their files in dir and waits

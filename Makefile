@@ -1,0 +1,43 @@
+# irsa: IAM Roles for Service Accounts on any Kubernetes or OpenShift cluster.
+#
+#   make demo    the whole chain on a local cluster this machine builds and runs
+#   make test    unit and end-to-end tests (a real kube-apiserver and etcd)
+#   make bench   our webhook against a minimal floor webhook, side by side
+
+GO      ?= go
+BIN     := bin
+TESTBIN := $(BIN)/testbin
+
+.PHONY: all build testbin test unit e2e bench demo fuzz lint clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/irsa ./cmd/irsa
+
+# The real kube-apiserver and etcd, built from pinned Go modules
+# (hack/testbin/go.mod). Rebuilt only when missing or the pin changed.
+testbin:
+	hack/testbin/build.sh
+
+test: testbin
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+unit:
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/e2e)
+
+e2e: testbin
+	$(GO) test -race -count=1 -timeout 30m ./test/e2e/...
+
+fuzz:
+	$(GO) test ./internal/mutate -run '^$$' -fuzz FuzzInject -fuzztime 60s
+
+bench: testbin build
+	$(GO) run ./hack/bench
+
+demo: testbin build
+	$(BIN)/irsa demo
+
+clean:
+	rm -rf $(BIN)
