@@ -71,7 +71,9 @@ func (c *Cache) get(ref types.NamespacedName) (*entry, bool) {
 }
 
 // Transformer strips a ServiceAccount to its name and the annotations the
-// cache reads before the reflector holds on to it.
+// cache reads. The reflector applies it to the objects it buffers while
+// streaming the initial list (WatchList), so even that transient copy stays
+// small; the cache itself keeps only parsed entries.
 func (c *Cache) Transformer() cache.TransformFunc {
 	return func(obj any) (any, error) {
 		m, ok := obj.(*metav1.PartialObjectMetadata)
@@ -149,17 +151,24 @@ func (c *Cache) Replace(list []any, _ string) error {
 // Resync does nothing: the cache has no downstream to resync.
 func (c *Cache) Resync() error { return nil }
 
-// Put stores a ServiceAccount fetched outside the watch, unless the watch
-// has already stored it.
-func (c *Cache) Put(m *metav1.PartialObjectMetadata) *entry {
+// put stores a ServiceAccount fetched outside the watch, unless the watch
+// has already stored it. A problem is reported here: the watch delivering
+// the same ServiceAccount later sees it as already reported. A put racing a
+// watch Delete may keep a deleted ServiceAccount until the next relist; the
+// API server's ServiceAccount admission rejects pods naming it anyway.
+func (c *Cache) put(m *metav1.PartialObjectMetadata) *entry {
 	ref := types.NamespacedName{Namespace: m.Namespace, Name: m.Name}
 	e := c.parse(m)
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if existing, ok := c.entries[ref]; ok {
+		c.mu.Unlock()
 		return existing
 	}
 	c.entries[ref] = e
+	c.mu.Unlock()
+	if e.problem != nil {
+		c.report(m, e)
+	}
 	return e
 }
 

@@ -38,6 +38,8 @@ type Resolution struct {
 	Problem error
 	// CacheMiss is true when the cache did not know the ServiceAccount.
 	CacheMiss bool
+	// LookupFound is true when the direct lookup after a miss found it.
+	LookupFound bool
 	// LookupErr is set when the direct lookup after a cache miss failed.
 	LookupErr error
 }
@@ -61,6 +63,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref types.NamespacedName) Resolu
 	if !known {
 		res.CacheMiss = true
 		e, res.LookupErr = r.lookup(ctx, ref)
+		res.LookupFound = e != nil
 	}
 
 	if r.Associations != nil && r.Associations.Has(ref) {
@@ -79,6 +82,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref types.NamespacedName) Resolu
 			return res
 		}
 		if e.problem != nil {
+			res.Source = SourceNone
 			return res
 		}
 	}
@@ -109,5 +113,5 @@ func (r *Resolver) lookup(ctx context.Context, ref types.NamespacedName) (*entry
 	case m == nil:
 		return nil, errors.New("look up ServiceAccount " + ref.String() + ": empty answer")
 	}
-	return r.Cache.Put(m), nil
+	return r.Cache.put(m), nil
 }

@@ -95,30 +95,39 @@ func hasBinaries(dir string) bool {
 
 // Start starts etcd and kube-apiserver with their files in dir and waits
 // until the API server is ready. On error everything started is stopped.
-func Start(dir string, opts Options) (c *Cluster, err error) {
+func Start(dir string, opts Options) (*Cluster, error) {
 	bin, err := BinDir()
 	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	if opts.Issuer == "" {
 		opts.Issuer = DefaultIssuer
 	}
-	c = &Cluster{Dir: dir, Issuer: opts.Issuer}
-	defer func() {
-		if err != nil {
-			tail := c.LogTail(30)
-			c.Stop()
+	c := &Cluster{Dir: dir, Issuer: opts.Issuer}
+	if err := c.start(bin, opts); err != nil {
+		tail := c.LogTail(30)
+		c.Stop()
+		if tail != "" {
 			err = fmt.Errorf("%w\n--- kube-apiserver log tail ---\n%s", err, tail)
 		}
-	}()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Cluster) start(bin string, opts Options) error {
+	dir := c.Dir
 
 	ports, err := FreePorts(3)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(ports[0])
 	if c.etcdLog, err = os.Create(filepath.Join(dir, "etcd.log")); err != nil {
-		return nil, err
+		return err
 	}
 	etcd := exec.Command(filepath.Join(bin, "etcd"),
 		"--data-dir", filepath.Join(dir, "etcd"),
@@ -126,19 +135,19 @@ func Start(dir string, opts Options) (c *Cluster, err error) {
 		"--listen-peer-urls", "http://127.0.0.1:"+strconv.Itoa(ports[1]))
 	etcd.Env = withoutEtcdVars(os.Environ())
 	if c.etcd, err = start(etcd, c.etcdLog); err != nil {
-		return nil, fmt.Errorf("start etcd: %w", err)
+		return fmt.Errorf("start etcd: %w", err)
 	}
 	if err := waitHTTP(http.DefaultClient, etcdURL+"/health", 30*time.Second); err != nil {
-		return nil, fmt.Errorf("etcd not ready: %w", err)
+		return fmt.Errorf("etcd not ready: %w", err)
 	}
 
 	if c.SigningKey, c.SigningKeyFile, c.PublicKeyFile, err = NewSigningKey(dir); err != nil {
-		return nil, err
+		return err
 	}
 	token := randomHex(16)
 	tokenFile := filepath.Join(dir, "tokens.csv")
 	if err := os.WriteFile(tokenFile, []byte(token+`,irsa-test-admin,irsa-test-admin,"system:masters"`+"\n"), 0o600); err != nil {
-		return nil, err
+		return err
 	}
 	c.URL = "https://127.0.0.1:" + strconv.Itoa(ports[2])
 	args := []string{
@@ -163,10 +172,10 @@ func Start(dir string, opts Options) (c *Cluster, err error) {
 	}
 	args = append(args, opts.ExtraArgs...)
 	if c.apiserverLog, err = os.Create(filepath.Join(dir, "kube-apiserver.log")); err != nil {
-		return nil, err
+		return err
 	}
 	if c.apiserver, err = start(exec.Command(filepath.Join(bin, "kube-apiserver"), args...), c.apiserverLog); err != nil {
-		return nil, fmt.Errorf("start kube-apiserver: %w", err)
+		return fmt.Errorf("start kube-apiserver: %w", err)
 	}
 
 	c.Config = &rest.Config{
@@ -177,16 +186,16 @@ func Start(dir string, opts Options) (c *Cluster, err error) {
 		Burst:           1000,
 	}
 	if c.Client, err = kubernetes.NewForConfig(c.Config); err != nil {
-		return nil, err
+		return err
 	}
 	if err := c.waitReady(60 * time.Second); err != nil {
-		return nil, err
+		return err
 	}
 	c.Kubeconfig = filepath.Join(dir, "kubeconfig")
 	if err := c.writeKubeconfig(token); err != nil {
-		return nil, err
+		return err
 	}
-	return c, nil
+	return nil
 }
 
 // Stop stops kube-apiserver, then etcd (stopping both at once makes the

@@ -211,10 +211,10 @@ func missResult(r *identity.Resolver, res identity.Resolution) string {
 		return "disabled"
 	case res.LookupErr != nil:
 		return "error"
-	case res.Source == identity.SourceNone && res.Problem == nil:
-		return "not_found_or_unbound"
+	case res.LookupFound:
+		return "found"
 	}
-	return "found"
+	return "not_found"
 }
 
 func podName(p *mutate.Pod) string {

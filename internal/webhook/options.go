@@ -123,8 +123,8 @@ func (o *Options) Validate() error {
 		bad("tls-reload-interval", "must be positive")
 	}
 	if o.WatchConfigMap {
-		for _, msg := range validation.IsDNS1123Label(o.Namespace) {
-			bad("namespace", "%q: %s", o.Namespace, msg)
+		if msgs := validation.IsDNS1123Label(o.Namespace); len(msgs) > 0 {
+			bad("namespace", "%q: %s", o.Namespace, strings.Join(msgs, "; "))
 		}
 	}
 	if o.LookupGracePeriod < 0 {
@@ -147,9 +147,13 @@ func (o *Options) Validate() error {
 	if m.Audience == "" {
 		bad("token-audience", "is required")
 	}
-	for flag, path := range map[string]string{"token-mount-path": m.MountPath, "container-credentials-token-mount-path": m.ContainerCredentialsMountPath} {
-		if !strings.HasPrefix(path, "/") {
-			bad(flag, "%q must be an absolute path", path)
+	// A slice, not a map: the errors come out in the same order every time.
+	for _, p := range []struct{ flag, path string }{
+		{"token-mount-path", m.MountPath},
+		{"container-credentials-token-mount-path", m.ContainerCredentialsMountPath},
+	} {
+		if !strings.HasPrefix(p.path, "/") {
+			bad(p.flag, "%q must be an absolute path", p.path)
 		}
 	}
 	if m.TokenExpiration < mutate.MinTokenExpiration {
