@@ -305,4 +305,3 @@ func runWebhook(ctx context.Context, kubeconfig, dir string) (*runningWebhook, e
 	w.stop()
 	return nil, fmt.Errorf("webhook not ready after 30s (log: %s)", logFile.Name())
 }
-

@@ -22,8 +22,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/irsa-dev/irsa/internal/mutate"
 	"github.com/irsa-dev/irsa/internal/localcluster"
+	"github.com/irsa-dev/irsa/internal/mutate"
 	"github.com/irsa-dev/irsa/internal/webhook"
 )
 
