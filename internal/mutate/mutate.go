@@ -9,6 +9,7 @@ package mutate
 
 import (
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 )
@@ -262,11 +263,11 @@ func ClampExpiration(seconds int64) int64 {
 
 // containerOps returns the ops that give one container the token and env,
 // or a warning when the container's mount path is taken by another volume.
-func containerOps(path string, c *Container, p plan) ([]Op, string) {
+func containerOps(field string, c *Container, p plan) ([]Op, string) {
 	var ops []Op
 	mounted := false
 	for _, m := range c.VolumeMounts {
-		if m.MountPath != p.mountPath {
+		if path.Clean(m.MountPath) != path.Clean(p.mountPath) {
 			continue
 		}
 		if m.Name != p.volume {
@@ -279,9 +280,9 @@ func containerOps(path string, c *Container, p plan) ([]Op, string) {
 	if !mounted {
 		mount := VolumeMount{Name: p.volume, MountPath: p.mountPath, ReadOnly: true}
 		if len(c.VolumeMounts) == 0 {
-			ops = append(ops, Op{Op: "add", Path: path + "/volumeMounts", Value: []VolumeMount{mount}})
+			ops = append(ops, Op{Op: "add", Path: field + "/volumeMounts", Value: []VolumeMount{mount}})
 		} else {
-			ops = append(ops, Op{Op: "add", Path: path + "/volumeMounts/-", Value: mount})
+			ops = append(ops, Op{Op: "add", Path: field + "/volumeMounts/-", Value: mount})
 		}
 	}
 
@@ -294,10 +295,10 @@ func containerOps(path string, c *Container, p plan) ([]Op, string) {
 	switch {
 	case len(missing) == 0:
 	case len(c.Env) == 0:
-		ops = append(ops, Op{Op: "add", Path: path + "/env", Value: missing})
+		ops = append(ops, Op{Op: "add", Path: field + "/env", Value: missing})
 	default:
 		for _, e := range missing {
-			ops = append(ops, Op{Op: "add", Path: path + "/env/-", Value: e})
+			ops = append(ops, Op{Op: "add", Path: field + "/env/-", Value: e})
 		}
 	}
 	return ops, ""

@@ -14,6 +14,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/types"
+	kjson "sigs.k8s.io/json"
 
 	"github.com/irsa-dev/irsa/internal/identity"
 	"github.com/irsa-dev/irsa/internal/mutate"
@@ -151,8 +152,10 @@ func (h *Handler) admit(ctx context.Context, log *slog.Logger, req *request, res
 	if req.Kind.Group != "" || req.Kind.Kind != "Pod" || req.Operation != "CREATE" || req.SubResource != "" {
 		return outcomeIgnored
 	}
+	// Decode as the API server does: keys are case-sensitive, so the pod the
+	// patch applies to is the pod the decision was made on.
 	var pod mutate.Pod
-	if err := json.Unmarshal(req.Object, &pod); err != nil {
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(req.Object, &pod); err != nil {
 		log.Warn("pod not decodable; allowed unchanged", "err", err)
 		resp.Warnings = append(resp.Warnings, "irsa: pod could not be decoded, admitted without AWS identity: "+err.Error())
 		return outcomeBadInput

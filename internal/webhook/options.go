@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	pathpkg "path"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -152,8 +154,8 @@ func (o *Options) Validate() error {
 		{"token-mount-path", m.MountPath},
 		{"container-credentials-token-mount-path", m.ContainerCredentialsMountPath},
 	} {
-		if !strings.HasPrefix(p.path, "/") {
-			bad(p.flag, "%q must be an absolute path", p.path)
+		if !strings.HasPrefix(p.path, "/") || !utf8.ValidString(p.path) || pathpkg.Clean(p.path) != p.path {
+			bad(p.flag, "%q must be a clean absolute path", p.path)
 		}
 	}
 	if m.TokenExpiration < mutate.MinTokenExpiration {

@@ -37,24 +37,9 @@ func TestInvalidRoleARN(t *testing.T) {
 	if n := wh.metric(t, "irsa_webhook_invalid_annotations_total"); n < 1 {
 		t.Errorf("irsa_webhook_invalid_annotations_total = %v", n)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		events, err := cluster.Client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range events.Items {
-			if e.InvolvedObject.Kind == "ServiceAccount" && e.InvolvedObject.Name == "typo" && e.Reason == "InvalidIRSAAnnotation" {
-				if !strings.Contains(e.Message, "role-arn") {
-					t.Errorf("event message does not name the annotation: %s", e.Message)
-				}
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no InvalidIRSAAnnotation event on ServiceAccount typo; events: %s", toJSON(events.Items))
-		}
-		time.Sleep(200 * time.Millisecond)
+	e := waitForEvent(t, ns, "typo", "InvalidIRSAAnnotation")
+	if !strings.Contains(e.Message, "role-arn") {
+		t.Errorf("event message does not name the annotation: %s", e.Message)
 	}
 }
 
