@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	jsonv2 "github.com/go-json-experiment/json"
 	"reflect"
 	"strconv"
 	"strings"
@@ -15,9 +16,11 @@ import (
 
 // decodePod decodes an admitted pod exactly as the webhook's handler does.
 func decodePod(raw []byte) (mutate.Pod, error) {
-	var pod mutate.Pod
-	err := json.Unmarshal(raw, &pod)
-	return pod, err
+	pod, err := mutate.DecodePod(raw)
+	if err != nil {
+		return mutate.Pod{}, err
+	}
+	return *pod, nil
 }
 
 // applyPatch encodes ops as the handler does and applies them to the raw
@@ -26,7 +29,7 @@ func applyPatch(raw []byte, ops []mutate.Op) ([]byte, error) {
 	if len(ops) == 0 {
 		return raw, nil
 	}
-	encoded, err := json.Marshal(ops)
+	encoded, err := jsonv2.Marshal(ops)
 	if err != nil {
 		return nil, fmt.Errorf("encode patch: %w", err)
 	}

@@ -49,6 +49,9 @@ const (
 
 	// SkipLabel on a pod opts it out; the shipped objectSelector uses it too.
 	SkipLabel = "eks.amazonaws.com/skip-pod-identity-webhook"
+
+	annotationTokenExpiration = "token-expiration"
+	annotationSkipContainers  = "skip-containers"
 )
 
 // Environment variables the AWS SDKs read.
@@ -155,7 +158,7 @@ func Inject(pod *Pod, id Identity, opts Options) Result {
 		volumeExists = true
 	}
 
-	skip := skippedContainers(pod.Metadata.Annotations[opts.AnnotationPrefix+"/skip-containers"])
+	skip := skippedContainers(pod.Metadata.Annotations[opts.AnnotationPrefix+"/"+annotationSkipContainers])
 	injected := false
 	for _, list := range []struct {
 		field      string
@@ -242,7 +245,7 @@ func tokenExpiration(pod *Pod, id Identity, opts Options, res *Result) int64 {
 	if id.TokenExpiration != 0 {
 		seconds = id.TokenExpiration
 	}
-	key := opts.AnnotationPrefix + "/token-expiration"
+	key := opts.AnnotationPrefix + "/" + annotationTokenExpiration
 	if raw, ok := pod.Metadata.Annotations[key]; ok {
 		v, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
 		if err != nil {

@@ -1,6 +1,12 @@
 package mutate
 
-import "encoding/json"
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+)
 
 // Pod is the part of a Pod the mutation decides on. Everything else in the
 // admitted object is never decoded, so fields this program does not know
@@ -13,11 +19,97 @@ type Pod struct {
 
 // ObjectMeta is the slice of metav1.ObjectMeta the mutation reads.
 type ObjectMeta struct {
-	Name         string            `json:"name,omitempty"`
-	GenerateName string            `json:"generateName,omitempty"`
-	Namespace    string            `json:"namespace,omitempty"`
-	Labels       map[string]string `json:"labels,omitempty"`
-	Annotations  map[string]string `json:"annotations,omitempty"`
+	Name         string      `json:"name,omitempty"`
+	GenerateName string      `json:"generateName,omitempty"`
+	Namespace    string      `json:"namespace,omitempty"`
+	Labels       Labels      `json:"labels,omitempty"`
+	Annotations  Annotations `json:"annotations,omitempty"`
+}
+
+// Labels are a pod's labels as the mutation sees them: only the opt-out
+// label is decoded, whatever else a pod carries costs nothing.
+type Labels map[string]string
+
+// Annotations are a pod's annotations as the mutation sees them: only the
+// token-expiration and skip-containers annotations, under any prefix.
+type Annotations map[string]string
+
+// UnmarshalJSONFrom decodes only the opt-out label.
+func (l *Labels) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	m, err := decodeSelected(dec, "/skip-pod-identity-webhook")
+	*l = m
+	return err
+}
+
+// UnmarshalJSONFrom decodes only the annotations the mutation reads.
+func (a *Annotations) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	m, err := decodeSelected(dec, "/"+annotationTokenExpiration, "/"+annotationSkipContainers)
+	*a = m
+	return err
+}
+
+// decodeSelected reads a JSON object of strings and keeps the members whose
+// name ends in one of suffixes; the others are skipped without allocating.
+func decodeSelected(dec *jsontext.Decoder, suffixes ...string) (map[string]string, error) {
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return nil, err
+	}
+	switch tok.Kind() {
+	case 'n':
+		return nil, nil
+	case '{':
+	default:
+		return nil, fmt.Errorf("want an object of strings, got %v", tok.Kind())
+	}
+	var m map[string]string
+	for dec.PeekKind() != '}' {
+		raw, err := dec.ReadValue()
+		if err != nil {
+			return nil, err
+		}
+		if !hasSuffix(raw, suffixes) {
+			if err := dec.SkipValue(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		name, err := jsontext.AppendUnquote(nil, raw)
+		if err != nil {
+			return nil, err
+		}
+		value, err := dec.ReadToken()
+		if err != nil {
+			return nil, err
+		}
+		if value.Kind() != '"' {
+			return nil, fmt.Errorf("%s: want a string, got %v", name, value.Kind())
+		}
+		if m == nil {
+			m = map[string]string{}
+		}
+		m[string(name)] = value.String()
+	}
+	_, err = dec.ReadToken()
+	return m, err
+}
+
+// hasSuffix reports whether the quoted JSON string raw ends in a suffix.
+// Names with escapes are unquoted first; the API server sends none here.
+func hasSuffix(raw []byte, suffixes []string) bool {
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		unquoted, err := jsontext.AppendUnquote(nil, raw)
+		if err != nil {
+			return false
+		}
+		raw = append(unquoted, '"')
+	}
+	for _, s := range suffixes {
+		if len(raw) > len(s) && string(raw[len(raw)-1-len(s):len(raw)-1]) == s {
+			return true
+		}
+	}
+	return false
 }
 
 // PodSpec is the slice of corev1.PodSpec the mutation reads.
@@ -38,16 +130,20 @@ type PodOS struct {
 // Container is the slice of corev1.Container the mutation reads.
 type Container struct {
 	Name         string        `json:"name"`
-	Env          []EnvVar      `json:"env,omitempty"`
+	Env          []EnvName     `json:"env,omitempty"`
 	VolumeMounts []VolumeMount `json:"volumeMounts,omitempty"`
 }
 
-// EnvVar is an environment variable; only its name matters for decisions,
-// the value is kept for tests that read the mutated pod.
+// EnvName is a container's environment variable as the mutation reads it:
+// only whether it is set matters, never its value.
+type EnvName struct {
+	Name string `json:"name"`
+}
+
+// EnvVar is an environment variable the mutation adds.
 type EnvVar struct {
-	Name      string          `json:"name"`
-	Value     string          `json:"value,omitempty"`
-	ValueFrom json.RawMessage `json:"valueFrom,omitempty"`
+	Name  string `json:"name"`
+	Value string `json:"value,omitempty"`
 }
 
 // VolumeMount is a container's mount of a pod volume.
@@ -79,6 +175,21 @@ type TokenProjection struct {
 	Audience          string `json:"audience,omitempty"`
 	ExpirationSeconds *int64 `json:"expirationSeconds,omitempty"`
 	Path              string `json:"path"`
+}
+
+// DecodeOptions are how a Pod is decoded: keys match case-sensitively and
+// the last of duplicate keys wins, as in the API server's own decoder, so
+// the pod decided on is the pod the patch applies to.
+var DecodeOptions = jsontext.AllowDuplicateNames(true)
+
+// DecodePod reads the parts of a Pod the mutation decides on from the JSON
+// the API server sends.
+func DecodePod(data []byte) (*Pod, error) {
+	var p Pod
+	if err := json.Unmarshal(data, &p, DecodeOptions); err != nil {
+		return nil, fmt.Errorf("decode pod: %w", err)
+	}
+	return &p, nil
 }
 
 // ServiceAccountName returns the pod's ServiceAccount, "default" when unset,

@@ -1,20 +1,20 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
 	"runtime/debug"
+	"sync"
 	"time"
 
-	admissionv1 "k8s.io/api/admission/v1"
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"k8s.io/apimachinery/pkg/types"
-	kjson "sigs.k8s.io/json"
 
 	"github.com/irsa-dev/irsa/internal/identity"
 	"github.com/irsa-dev/irsa/internal/mutate"
@@ -42,13 +42,61 @@ type review struct {
 }
 
 type request struct {
-	UID         types.UID `json:"uid"`
-	Kind        struct{ Group, Version, Kind string }
-	Resource    struct{ Group, Version, Resource string }
-	SubResource string          `json:"subResource"`
-	Namespace   string          `json:"namespace"`
-	Operation   string          `json:"operation"`
-	Object      json.RawMessage `json:"object"`
+	UID  types.UID `json:"uid"`
+	Kind struct {
+		Group string `json:"group"`
+		Kind  string `json:"kind"`
+	} `json:"kind"`
+	SubResource string `json:"subResource"`
+	Namespace   string `json:"namespace"`
+	Operation   string `json:"operation"`
+	// Object is decoded straight into the pod's decision view in the same
+	// pass as the envelope: one scan of the body per request.
+	Object mutate.Pod `json:"object"`
+	// objectErr is why Object could not be decoded, if it could not.
+	objectErr error
+}
+
+// rawReview is the envelope alone, read when the object does not decode as
+// a pod, so the answer can still carry the request's uid.
+type rawReview struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Request    *struct {
+		request
+		Object jsontext.Value `json:"object"`
+	} `json:"request"`
+}
+
+// reviewResponse is the AdmissionReview the handler answers with.
+type reviewResponse struct {
+	APIVersion string    `json:"apiVersion"`
+	Kind       string    `json:"kind"`
+	Response   *response `json:"response"`
+}
+
+// response is admission.k8s.io AdmissionResponse, the fields this webhook
+// sets; Patch is base64-encoded as the API expects.
+type response struct {
+	UID       types.UID `json:"uid"`
+	Allowed   bool      `json:"allowed"`
+	PatchType string    `json:"patchType,omitempty"`
+	Patch     []byte    `json:"patch,omitempty"`
+	Warnings  []string  `json:"warnings,omitempty"`
+}
+
+// buffers are one request's scratch space: the body read, the patch and the
+// answer written. They are recycled, since a review is a few kilobytes and
+// collecting that garbage costs more than the mutation itself.
+type buffers struct{ body, patch, out bytes.Buffer }
+
+var scratch = sync.Pool{New: func() any { return new(buffers) }}
+
+func (b *buffers) release() {
+	b.body.Reset()
+	b.patch.Reset()
+	b.out.Reset()
+	scratch.Put(b)
 }
 
 // Handler answers admission requests for pods. It never denies a pod: a pod
@@ -78,7 +126,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Metrics.duration.Observe(time.Since(start).Seconds())
 	}()
 
-	in, err := h.read(w, r)
+	buf := scratch.Get().(*buffers)
+	defer buf.release()
+	in, err := h.read(w, r, &buf.body)
 	if err != nil {
 		outcome = outcomeBadInput
 		var he *httpError
@@ -87,44 +137,40 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, he.msg, he.status)
 		return
 	}
-	log := h.Log.With("uid", in.Request.UID, "namespace", in.Request.Namespace)
-	resp := &admissionv1.AdmissionResponse{UID: in.Request.UID, Allowed: true}
+	resp := &response{UID: in.Request.UID, Allowed: true}
 	func() {
 		defer func() {
 			if p := recover(); p != nil {
 				outcome = outcomeError
-				log.Error("panic while mutating; pod allowed unchanged", "panic", p, "stack", string(debug.Stack()))
-				*resp = admissionv1.AdmissionResponse{UID: in.Request.UID, Allowed: true,
+				h.Log.Error("panic while mutating; pod allowed unchanged", "uid", in.Request.UID, "panic", p, "stack", string(debug.Stack()))
+				*resp = response{UID: in.Request.UID, Allowed: true,
 					Warnings: []string{"irsa: internal error, pod admitted without AWS identity; see webhook logs"}}
 			}
 		}()
-		outcome = h.admit(r.Context(), log, in.Request, resp)
+		outcome = h.admit(r.Context(), in.Request, resp, &buf.patch)
 	}()
 
-	out, err := json.Marshal(struct {
-		APIVersion string                         `json:"apiVersion"`
-		Kind       string                         `json:"kind"`
-		Response   *admissionv1.AdmissionResponse `json:"response"`
-	}{in.APIVersion, "AdmissionReview", resp})
-	if err != nil {
+	if err := json.MarshalWrite(&buf.out, &reviewResponse{APIVersion: in.APIVersion, Kind: "AdmissionReview", Response: resp}); err != nil {
 		outcome = outcomeError
 		http.Error(w, "encode response: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(out)
+	_, _ = w.Write(buf.out.Bytes())
 }
 
 // read checks the transport and decodes the AdmissionReview envelope.
-func (h *Handler) read(w http.ResponseWriter, r *http.Request) (*review, error) {
+func (h *Handler) read(w http.ResponseWriter, r *http.Request, body *bytes.Buffer) (*review, error) {
 	if r.Method != http.MethodPost {
 		return nil, &httpError{http.StatusMethodNotAllowed, "use POST"}
 	}
 	if ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || ct != "application/json" {
 		return nil, &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q: want application/json", r.Header.Get("Content-Type"))}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if err != nil {
+	if r.ContentLength > 0 && r.ContentLength <= maxBodyBytes {
+		body.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
+	if _, err := body.ReadFrom(http.MaxBytesReader(w, r.Body, maxBodyBytes)); err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			return nil, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", maxBodyBytes)}
@@ -132,8 +178,18 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request) (*review, error) 
 		return nil, &httpError{http.StatusBadRequest, "read body: " + err.Error()}
 	}
 	var in review
-	if err := json.Unmarshal(body, &in); err != nil {
-		return nil, &httpError{http.StatusBadRequest, "body is not an AdmissionReview: " + err.Error()}
+	if err := json.Unmarshal(body.Bytes(), &in, mutate.DecodeOptions); err != nil {
+		// The envelope may be fine and only the object not a pod this
+		// program can read: answer that request rather than fail it.
+		var raw rawReview
+		if rawErr := json.Unmarshal(body.Bytes(), &raw, mutate.DecodeOptions); rawErr != nil {
+			return nil, &httpError{http.StatusBadRequest, "body is not an AdmissionReview: " + rawErr.Error()}
+		}
+		in = review{APIVersion: raw.APIVersion, Kind: raw.Kind}
+		if raw.Request != nil {
+			in.Request = &raw.Request.request
+			in.Request.objectErr = err
+		}
 	}
 	if in.APIVersion != admissionV1 && in.APIVersion != admissionV1beta1 {
 		return nil, &httpError{http.StatusBadRequest, fmt.Sprintf("apiVersion %q: want %s or %s", in.APIVersion, admissionV1, admissionV1beta1)}
@@ -148,63 +204,65 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request) (*review, error) 
 }
 
 // admit fills resp for one request and returns the outcome for metrics.
-func (h *Handler) admit(ctx context.Context, log *slog.Logger, req *request, resp *admissionv1.AdmissionResponse) string {
+func (h *Handler) admit(ctx context.Context, req *request, resp *response, patch *bytes.Buffer) string {
 	if req.Kind.Group != "" || req.Kind.Kind != "Pod" || req.Operation != "CREATE" || req.SubResource != "" {
 		return outcomeIgnored
 	}
-	// Decode as the API server does: keys are case-sensitive, so the pod the
-	// patch applies to is the pod the decision was made on.
-	var pod mutate.Pod
-	if err := kjson.UnmarshalCaseSensitivePreserveInts(req.Object, &pod); err != nil {
-		log.Warn("pod not decodable; allowed unchanged", "err", err)
+	if err := req.objectErr; err != nil {
+		h.Log.Warn("pod not decodable; allowed unchanged", "uid", req.UID, "namespace", req.Namespace, "err", err)
 		resp.Warnings = append(resp.Warnings, "irsa: pod could not be decoded, admitted without AWS identity: "+err.Error())
 		return outcomeBadInput
 	}
+	pod := &req.Object
 	namespace := req.Namespace
 	if namespace == "" {
 		namespace = pod.Metadata.Namespace
 	}
 	sa := types.NamespacedName{Namespace: namespace, Name: pod.ServiceAccountName()}
-	log = log.With("pod", podName(&pod), "serviceAccount", sa.Name)
+	// Attributes are only built when a line is logged: most requests log
+	// nothing, and slog's With formats eagerly.
+	log := func(level slog.Level, msg string, args ...any) {
+		if h.Log.Enabled(ctx, level) {
+			h.Log.Log(ctx, level, msg, append([]any{"uid", req.UID, "namespace", namespace, "pod", podName(pod), "serviceAccount", sa.Name}, args...)...)
+		}
+	}
 
 	res := h.Resolver.Resolve(ctx, sa)
 	if res.CacheMiss {
 		h.Metrics.cacheMisses.WithLabelValues(missResult(h.Resolver, res)).Inc()
 	}
 	if res.LookupErr != nil {
-		log.Error("ServiceAccount lookup failed; pod allowed without identity", "err", res.LookupErr)
+		log(slog.LevelError, "ServiceAccount lookup failed; pod allowed without identity", "err", res.LookupErr)
 		resp.Warnings = append(resp.Warnings, "irsa: ServiceAccount "+sa.Name+" could not be read, pod admitted without AWS identity")
 		return outcomeError
 	}
 	if res.Problem != nil {
 		h.Metrics.invalid.Inc()
-		log.Warn("invalid ServiceAccount annotation", "err", res.Problem)
+		log(slog.LevelWarn, "invalid ServiceAccount annotation", "err", res.Problem)
 		resp.Warnings = append(resp.Warnings, fmt.Sprintf("irsa: ServiceAccount %s: %v", sa.Name, res.Problem))
 	}
 	if !res.Bound {
 		return outcomeUnchanged
 	}
 
-	result := mutate.Inject(&pod, res.Identity, h.Options)
+	result := mutate.Inject(pod, res.Identity, h.Options)
 	if len(result.Warnings) > 0 {
 		h.Metrics.warnings.Inc()
 		for _, w := range result.Warnings {
-			log.Warn("pod admitted with warning", "warning", w)
+			log(slog.LevelWarn, "pod admitted with warning", "warning", w)
 			resp.Warnings = append(resp.Warnings, "irsa: "+w)
 		}
 	}
 	if len(result.Patch) == 0 {
 		return outcomeUnchanged
 	}
-	patch, err := json.Marshal(result.Patch)
-	if err != nil {
-		log.Error("encode patch", "err", err)
+	if err := json.MarshalWrite(patch, result.Patch); err != nil {
+		log(slog.LevelError, "encode patch", "err", err)
 		return outcomeError
 	}
-	pt := admissionv1.PatchTypeJSONPatch
-	resp.Patch, resp.PatchType = patch, &pt
+	resp.Patch, resp.PatchType = patch.Bytes(), "JSONPatch"
 	h.Metrics.mutations.WithLabelValues(string(res.Identity.Mode), string(res.Source)).Inc()
-	log.Debug("pod mutated", "mode", res.Identity.Mode, "source", res.Source, "role", res.Identity.RoleARN)
+	log(slog.LevelDebug, "pod mutated", "mode", res.Identity.Mode, "source", res.Source, "role", res.Identity.RoleARN)
 	return outcomeMutated
 }
 

@@ -137,20 +137,20 @@ func post(h http.Handler, contentType string, body []byte) *httptest.ResponseRec
 	return w
 }
 
-type reviewResponse struct {
+type admissionAnswer struct {
 	APIVersion string                         `json:"apiVersion"`
 	Kind       string                         `json:"kind"`
 	Response   *admissionv1.AdmissionResponse `json:"response"`
 }
 
 // admit posts a review and decodes the AdmissionReview answer.
-func admit(t *testing.T, h http.Handler, o reviewOpts) reviewResponse {
+func admit(t *testing.T, h http.Handler, o reviewOpts) admissionAnswer {
 	t.Helper()
 	w := post(h, "application/json", reviewBody(o))
 	return decodeResponse(t, w.Code, w.Header().Get("Content-Type"), w.Body.Bytes())
 }
 
-func decodeResponse(t *testing.T, code int, contentType string, body []byte) reviewResponse {
+func decodeResponse(t *testing.T, code int, contentType string, body []byte) admissionAnswer {
 	t.Helper()
 	if code != http.StatusOK {
 		t.Fatalf("status %d: %s", code, body)
@@ -158,7 +158,7 @@ func decodeResponse(t *testing.T, code int, contentType string, body []byte) rev
 	if contentType != "application/json" {
 		t.Errorf("Content-Type %q", contentType)
 	}
-	var out reviewResponse
+	var out admissionAnswer
 	if err := json.Unmarshal(body, &out); err != nil {
 		t.Fatalf("answer is not JSON: %v: %s", err, body)
 	}
@@ -634,7 +634,7 @@ func TestHandlerSurvivesPanic(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 
-	send := func(o reviewOpts) reviewResponse {
+	send := func(o reviewOpts) admissionAnswer {
 		t.Helper()
 		resp, err := srv.Client().Post(srv.URL+"/mutate", "application/json", bytes.NewReader(reviewBody(o)))
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -90,6 +91,7 @@ func Run(ctx context.Context, opts *Options, log *slog.Logger) error {
 		WatchFuncWithContext: meta.Resource(serviceAccounts).Watch,
 	}, &metav1.PartialObjectMetadata{}, sa, cache.ReflectorOptions{Name: "serviceaccounts"})
 	goRun(func() { reflector.RunWithContext(ctx) })
+	goRun(func() { releaseListMemory(ctx, sa.HasSynced) })
 
 	if opts.WatchConfigMap {
 		resolver.Mapping = &identity.Mapping{}
@@ -171,6 +173,23 @@ func Run(ctx context.Context, opts *Options, log *slog.Logger) error {
 		return serveErr
 	}
 	return err
+}
+
+// releaseListMemory hands the memory of the initial ServiceAccount list back
+// to the OS once the cache has synced. The list is garbage by then, but the
+// Go runtime would return its pages only gradually, and with many
+// ServiceAccounts it is most of the process's footprint.
+func releaseListMemory(ctx context.Context, synced func() bool) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for !synced() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+	debug.FreeOSMemory()
 }
 
 func all(checks []func() bool) bool {
