@@ -29,9 +29,9 @@ func applyPatch(raw []byte, ops []mutate.Op) ([]byte, error) {
 	if len(ops) == 0 {
 		return raw, nil
 	}
-	encoded, err := jsonv2.Marshal(ops)
-	if err != nil {
-		return nil, fmt.Errorf("encode patch: %w", err)
+	encoded := mutate.AppendPatch(nil, ops)
+	if reflected, err := jsonv2.Marshal(ops); err != nil || string(reflected) != string(encoded) {
+		return nil, fmt.Errorf("AppendPatch wrote %s, the JSON encoder %s (%v)", encoded, reflected, err)
 	}
 	patch, err := jsonpatch.DecodePatch(encoded)
 	if err != nil {

@@ -10,6 +10,8 @@ package mutate
 import (
 	"fmt"
 	"path"
+
+	"github.com/go-json-experiment/json/jsontext"
 	"strconv"
 	"strings"
 )
@@ -107,11 +109,31 @@ func DefaultOptions() Options {
 	}
 }
 
-// Op is one JSON Patch (RFC 6902) operation.
+// Op is one JSON Patch (RFC 6902) operation. Value is encoded once per
+// mutation and shared by the ops that add the same thing to several
+// containers.
 type Op struct {
-	Op    string `json:"op"`
-	Path  string `json:"path"`
-	Value any    `json:"value"`
+	Op    string         `json:"op"`
+	Path  string         `json:"path"`
+	Value jsontext.Value `json:"value"`
+}
+
+// AppendPatch appends ops as a JSON Patch document to dst.
+func AppendPatch(dst []byte, ops []Op) []byte {
+	dst = append(dst, '[')
+	for i, op := range ops {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"op":`...)
+		dst, _ = jsontext.AppendQuote(dst, op.Op)
+		dst = append(dst, `,"path":`...)
+		dst, _ = jsontext.AppendQuote(dst, op.Path)
+		dst = append(dst, `,"value":`...)
+		dst = append(dst, op.Value...)
+		dst = append(dst, '}')
+	}
+	return append(dst, ']')
 }
 
 // Result is the outcome of a mutation.
@@ -134,6 +156,78 @@ type plan struct {
 	// the container sets none of its variables, so a container's own region
 	// or credentials are never mixed with injected ones.
 	env [][]EnvVar
+
+	// The JSON of what is added, encoded once per mutation.
+	mountJSON jsontext.Value
+	envJSON   [][]jsontext.Value // envJSON[g][i] encodes env[g][i]
+}
+
+// encode fills in the plan's JSON values. They are written directly, not
+// through reflection: this runs for every pod, and the shapes are fixed
+// (a test checks them against the JSON encoder).
+func (p *plan) encode() {
+	p.mountJSON = appendMount(nil, VolumeMount{Name: p.volume, MountPath: p.mountPath, ReadOnly: true})
+	p.envJSON = make([][]jsontext.Value, len(p.env))
+	for g, group := range p.env {
+		p.envJSON[g] = make([]jsontext.Value, len(group))
+		for i, e := range group {
+			p.envJSON[g][i] = appendEnv(nil, e)
+		}
+	}
+}
+
+func appendMount(dst []byte, m VolumeMount) []byte {
+	dst = appendString(append(dst, `{"name":`...), m.Name)
+	dst = appendString(append(dst, `,"mountPath":`...), m.MountPath)
+	if m.ReadOnly {
+		dst = append(dst, `,"readOnly":true`...)
+	}
+	return append(dst, '}')
+}
+
+func appendEnv(dst []byte, e EnvVar) []byte {
+	dst = appendString(append(dst, `{"name":`...), e.Name)
+	if e.Value != "" {
+		dst = appendString(append(dst, `,"value":`...), e.Value)
+	}
+	return append(dst, '}')
+}
+
+func appendVolume(dst []byte, v Volume) []byte {
+	t := v.Projected.Sources[0].ServiceAccountToken
+	dst = appendString(append(dst, `{"name":`...), v.Name)
+	dst = append(dst, `,"projected":{"sources":[{"serviceAccountToken":{`...)
+	if t.Audience != "" {
+		dst = appendString(append(dst, `"audience":`...), t.Audience)
+		dst = append(dst, ',')
+	}
+	if t.ExpirationSeconds != nil {
+		dst = strconv.AppendInt(append(dst, `"expirationSeconds":`...), *t.ExpirationSeconds, 10)
+		dst = append(dst, ',')
+	}
+	dst = appendString(append(dst, `"path":`...), t.Path)
+	return append(dst, `}}]}}`...)
+}
+
+// appendString appends s as a JSON string, escaped as the JSON encoder
+// escapes it.
+func appendString(dst []byte, s string) []byte {
+	// Invalid UTF-8 comes back replaced, with an error that is dropped:
+	// only a flag can carry it, and option validation rejects it.
+	out, _ := jsontext.AppendQuote(dst, s)
+	return out
+}
+
+// array encodes values as a JSON array.
+func array(values ...jsontext.Value) jsontext.Value {
+	out := []byte{'['}
+	for i, v := range values {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, v...)
+	}
+	return append(out, ']')
 }
 
 // Inject returns how pod is changed to receive identity. Calling it again on the patched pod returns
@@ -144,6 +238,7 @@ func Inject(pod *Pod, id Identity, opts Options) Result {
 		return res
 	}
 	p := newPlan(pod, id, opts, &res)
+	p.encode()
 
 	volumeExists := false
 	for _, v := range pod.Spec.Volumes {
@@ -169,7 +264,7 @@ func Inject(pod *Pod, id Identity, opts Options) Result {
 			if skip[c.Name] {
 				continue
 			}
-			ops, warning := containerOps(fmt.Sprintf("/spec/%s/%d", list.field, i), c, p)
+			ops, warning := containerOps("/spec/"+list.field+"/"+strconv.Itoa(i), c, &p)
 			if warning != "" {
 				res.Warnings = append(res.Warnings, warning)
 				continue
@@ -182,9 +277,9 @@ func Inject(pod *Pod, id Identity, opts Options) Result {
 		return res
 	}
 
-	volume := tokenVolume(p)
+	volume := jsontext.Value(appendVolume(nil, tokenVolume(&p)))
 	if len(pod.Spec.Volumes) == 0 {
-		res.Patch = append(res.Patch, Op{Op: "add", Path: "/spec/volumes", Value: []Volume{volume}})
+		res.Patch = append(res.Patch, Op{Op: "add", Path: "/spec/volumes", Value: array(volume)})
 	} else {
 		res.Patch = append(res.Patch, Op{Op: "add", Path: "/spec/volumes/-", Value: volume})
 	}
@@ -266,7 +361,7 @@ func ClampExpiration(seconds int64) int64 {
 
 // containerOps returns the ops that give one container the token and env,
 // or a warning when the container's mount path is taken by another volume.
-func containerOps(field string, c *Container, p plan) ([]Op, string) {
+func containerOps(field string, c *Container, p *plan) ([]Op, string) {
 	var ops []Op
 	mounted := false
 	for _, m := range c.VolumeMounts {
@@ -281,24 +376,23 @@ func containerOps(field string, c *Container, p plan) ([]Op, string) {
 		mounted = true
 	}
 	if !mounted {
-		mount := VolumeMount{Name: p.volume, MountPath: p.mountPath, ReadOnly: true}
 		if len(c.VolumeMounts) == 0 {
-			ops = append(ops, Op{Op: "add", Path: field + "/volumeMounts", Value: []VolumeMount{mount}})
+			ops = append(ops, Op{Op: "add", Path: field + "/volumeMounts", Value: array(p.mountJSON)})
 		} else {
-			ops = append(ops, Op{Op: "add", Path: field + "/volumeMounts/-", Value: mount})
+			ops = append(ops, Op{Op: "add", Path: field + "/volumeMounts/-", Value: p.mountJSON})
 		}
 	}
 
-	var missing []EnvVar
-	for _, group := range p.env {
+	var missing []jsontext.Value
+	for g, group := range p.env {
 		if !hasAnyEnv(c, group) {
-			missing = append(missing, group...)
+			missing = append(missing, p.envJSON[g]...)
 		}
 	}
 	switch {
 	case len(missing) == 0:
 	case len(c.Env) == 0:
-		ops = append(ops, Op{Op: "add", Path: field + "/env", Value: missing})
+		ops = append(ops, Op{Op: "add", Path: field + "/env", Value: array(missing...)})
 	default:
 		for _, e := range missing {
 			ops = append(ops, Op{Op: "add", Path: field + "/env/-", Value: e})
@@ -318,7 +412,7 @@ func hasAnyEnv(c *Container, group []EnvVar) bool {
 	return false
 }
 
-func tokenVolume(p plan) Volume {
+func tokenVolume(p *plan) Volume {
 	expiration := p.expiration
 	return Volume{
 		Name: p.volume,

@@ -34,17 +34,36 @@ type Labels map[string]string
 // token-expiration and skip-containers annotations, under any prefix.
 type Annotations map[string]string
 
+// NodeSelector is a pod's node selector as the mutation sees it: only the
+// operating system keys.
+type NodeSelector map[string]string
+
+// The members of labels, annotations and node selectors that are decoded,
+// by the end of their names (any prefix).
+var (
+	labelSuffixes        = []string{"/skip-pod-identity-webhook"}
+	annotationSuffixes   = []string{"/" + annotationTokenExpiration, "/" + annotationSkipContainers}
+	nodeSelectorSuffixes = []string{"kubernetes.io/os"}
+)
+
 // UnmarshalJSONFrom decodes only the opt-out label.
 func (l *Labels) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	m, err := decodeSelected(dec, "/skip-pod-identity-webhook")
+	m, err := decodeSelected(dec, labelSuffixes...)
 	*l = m
 	return err
 }
 
 // UnmarshalJSONFrom decodes only the annotations the mutation reads.
 func (a *Annotations) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	m, err := decodeSelected(dec, "/"+annotationTokenExpiration, "/"+annotationSkipContainers)
+	m, err := decodeSelected(dec, annotationSuffixes...)
 	*a = m
+	return err
+}
+
+// UnmarshalJSONFrom decodes only the operating system keys.
+func (n *NodeSelector) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	m, err := decodeSelected(dec, nodeSelectorSuffixes...)
+	*n = m
 	return err
 }
 
@@ -114,12 +133,12 @@ func hasSuffix(raw []byte, suffixes []string) bool {
 
 // PodSpec is the slice of corev1.PodSpec the mutation reads.
 type PodSpec struct {
-	ServiceAccountName string            `json:"serviceAccountName,omitempty"`
-	NodeSelector       map[string]string `json:"nodeSelector,omitempty"`
-	OS                 *PodOS            `json:"os,omitempty"`
-	InitContainers     []Container       `json:"initContainers,omitempty"`
-	Containers         []Container       `json:"containers,omitempty"`
-	Volumes            []Volume          `json:"volumes,omitempty"`
+	ServiceAccountName string       `json:"serviceAccountName,omitempty"`
+	NodeSelector       NodeSelector `json:"nodeSelector,omitempty"`
+	OS                 *PodOS       `json:"os,omitempty"`
+	InitContainers     []Container  `json:"initContainers,omitempty"`
+	Containers         []Container  `json:"containers,omitempty"`
+	Volumes            []Volume     `json:"volumes,omitempty"`
 }
 
 // PodOS names the operating system the pod runs on.

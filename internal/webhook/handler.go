@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/irsa-dev/irsa/internal/identity"
@@ -33,68 +32,19 @@ const (
 	admissionV1beta1 = "admission.k8s.io/v1beta1"
 )
 
-// review is the part of an AdmissionReview the handler reads. v1 and v1beta1
-// have the same JSON shape.
-type review struct {
-	APIVersion string   `json:"apiVersion"`
-	Kind       string   `json:"kind"`
-	Request    *request `json:"request"`
-}
-
-type request struct {
-	UID  types.UID `json:"uid"`
-	Kind struct {
-		Group string `json:"group"`
-		Kind  string `json:"kind"`
-	} `json:"kind"`
-	SubResource string `json:"subResource"`
-	Namespace   string `json:"namespace"`
-	Operation   string `json:"operation"`
-	// Object is decoded straight into the pod's decision view in the same
-	// pass as the envelope: one scan of the body per request.
-	Object mutate.Pod `json:"object"`
-	// objectErr is why Object could not be decoded, if it could not.
-	objectErr error
-}
-
-// rawReview is the envelope alone, read when the object does not decode as
-// a pod, so the answer can still carry the request's uid.
-type rawReview struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Request    *struct {
-		request
-		Object jsontext.Value `json:"object"`
-	} `json:"request"`
-}
-
-// reviewResponse is the AdmissionReview the handler answers with.
-type reviewResponse struct {
-	APIVersion string    `json:"apiVersion"`
-	Kind       string    `json:"kind"`
-	Response   *response `json:"response"`
-}
-
-// response is admission.k8s.io AdmissionResponse, the fields this webhook
-// sets; Patch is base64-encoded as the API expects.
-type response struct {
-	UID       types.UID `json:"uid"`
-	Allowed   bool      `json:"allowed"`
-	PatchType string    `json:"patchType,omitempty"`
-	Patch     []byte    `json:"patch,omitempty"`
-	Warnings  []string  `json:"warnings,omitempty"`
-}
-
 // buffers are one request's scratch space: the body read, the patch and the
 // answer written. They are recycled, since a review is a few kilobytes and
 // collecting that garbage costs more than the mutation itself.
-type buffers struct{ body, patch, out bytes.Buffer }
+type buffers struct {
+	body, out bytes.Buffer
+	patch     []byte
+}
 
 var scratch = sync.Pool{New: func() any { return new(buffers) }}
 
 func (b *buffers) release() {
 	b.body.Reset()
-	b.patch.Reset()
+	b.patch = b.patch[:0]
 	b.out.Reset()
 	scratch.Put(b)
 }
@@ -147,7 +97,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 					Warnings: []string{"irsa: internal error, pod admitted without AWS identity; see webhook logs"}}
 			}
 		}()
-		outcome = h.admit(r.Context(), in.Request, resp, &buf.patch)
+		outcome = h.admit(r.Context(), in.Request, resp, buf)
 	}()
 
 	if err := json.MarshalWrite(&buf.out, &reviewResponse{APIVersion: in.APIVersion, Kind: "AdmissionReview", Response: resp}); err != nil {
@@ -177,18 +127,11 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, body *bytes.Buffe
 		}
 		return nil, &httpError{http.StatusBadRequest, "read body: " + err.Error()}
 	}
-	var in review
-	if err := json.Unmarshal(body.Bytes(), &in, mutate.DecodeOptions); err != nil {
-		// The envelope may be fine and only the object not a pod this
-		// program can read: answer that request rather than fail it.
-		var raw rawReview
-		if rawErr := json.Unmarshal(body.Bytes(), &raw, mutate.DecodeOptions); rawErr != nil {
-			return nil, &httpError{http.StatusBadRequest, "body is not an AdmissionReview: " + rawErr.Error()}
-		}
-		in = review{APIVersion: raw.APIVersion, Kind: raw.Kind}
-		if raw.Request != nil {
-			in.Request = &raw.Request.request
-			in.Request.objectErr = err
+	in, ok := scanReview(body.Bytes())
+	if !ok {
+		var err error
+		if in, err = decodeReview(body.Bytes()); err != nil {
+			return nil, &httpError{http.StatusBadRequest, "body is not an AdmissionReview: " + err.Error()}
 		}
 	}
 	if in.APIVersion != admissionV1 && in.APIVersion != admissionV1beta1 {
@@ -200,11 +143,11 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, body *bytes.Buffe
 	if in.Request == nil || in.Request.UID == "" {
 		return nil, &httpError{http.StatusBadRequest, "AdmissionReview has no request uid"}
 	}
-	return &in, nil
+	return in, nil
 }
 
 // admit fills resp for one request and returns the outcome for metrics.
-func (h *Handler) admit(ctx context.Context, req *request, resp *response, patch *bytes.Buffer) string {
+func (h *Handler) admit(ctx context.Context, req *request, resp *response, buf *buffers) string {
 	if req.Kind.Group != "" || req.Kind.Kind != "Pod" || req.Operation != "CREATE" || req.SubResource != "" {
 		return outcomeIgnored
 	}
@@ -256,11 +199,8 @@ func (h *Handler) admit(ctx context.Context, req *request, resp *response, patch
 	if len(result.Patch) == 0 {
 		return outcomeUnchanged
 	}
-	if err := json.MarshalWrite(patch, result.Patch); err != nil {
-		log(slog.LevelError, "encode patch", "err", err)
-		return outcomeError
-	}
-	resp.Patch, resp.PatchType = patch.Bytes(), "JSONPatch"
+	buf.patch = mutate.AppendPatch(buf.patch[:0], result.Patch)
+	resp.Patch, resp.PatchType = buf.patch, "JSONPatch"
 	h.Metrics.mutations.WithLabelValues(string(res.Identity.Mode), string(res.Source)).Inc()
 	log(slog.LevelDebug, "pod mutated", "mode", res.Identity.Mode, "source", res.Source, "role", res.Identity.RoleARN)
 	return outcomeMutated

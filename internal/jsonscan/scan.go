@@ -1,0 +1,322 @@
+// Package jsonscan reads selected values out of a JSON document in one
+// forward pass, skipping everything else without allocating.
+//
+// It exists for the webhook's hot path: an AdmissionReview is several
+// kilobytes of which the mutation reads a few dozen bytes, and a general
+// decoder spends most of its time validating and materialising the rest.
+// The scanner checks structure (brackets, quotes, separators) but not the
+// grammar of skipped numbers and literals; callers feed it documents the
+// API server produced and fall back to a full decoder for error messages.
+package jsonscan
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// ErrSyntax is returned for input that is not well-formed JSON.
+var ErrSyntax = errors.New("jsonscan: invalid JSON")
+
+// Scanner walks one JSON document.
+type Scanner struct {
+	data []byte
+	pos  int
+	err  error
+	// first is set between an opening bracket and the first element, when
+	// no separator is due.
+	first bool
+	name  []byte
+}
+
+// New returns a scanner at the start of data.
+func New(data []byte) *Scanner { return &Scanner{data: data} }
+
+// Err returns the first error met, if any.
+func (s *Scanner) Err() error { return s.err }
+
+// End checks that only whitespace is left.
+func (s *Scanner) End() error {
+	s.ws()
+	if s.err == nil && s.pos != len(s.data) {
+		s.fail("trailing data")
+	}
+	return s.err
+}
+
+func (s *Scanner) fail(what string) {
+	if s.err == nil {
+		s.err = fmt.Errorf("%w: %s at offset %d", ErrSyntax, what, s.pos)
+	}
+	s.pos = len(s.data)
+}
+
+func (s *Scanner) ws() {
+	for s.pos < len(s.data) {
+		switch s.data[s.pos] {
+		case ' ', '\t', '\n', '\r':
+			s.pos++
+		default:
+			return
+		}
+	}
+}
+
+// peek returns the next non-space byte, or 0 at the end.
+func (s *Scanner) peek() byte {
+	s.ws()
+	if s.pos < len(s.data) {
+		return s.data[s.pos]
+	}
+	return 0
+}
+
+func (s *Scanner) expect(c byte) bool {
+	if s.peek() != c {
+		s.fail(fmt.Sprintf("want %q", c))
+		return false
+	}
+	s.pos++
+	return true
+}
+
+// IsNull consumes a null and reports whether there was one.
+func (s *Scanner) IsNull() bool {
+	if s.peek() == 'n' && bytes.HasPrefix(s.data[s.pos:], []byte("null")) {
+		s.pos += 4
+		return true
+	}
+	return false
+}
+
+// Object starts reading the object at the scanner; it returns false for
+// null. Read its members with Next:
+//
+//	if s.Object() {
+//		for s.Next() {
+//			switch name := s.Name(); { ... default: s.Skip() }
+//		}
+//	}
+func (s *Scanner) Object() bool {
+	if s.IsNull() {
+		return false
+	}
+	s.first = true
+	return s.expect('{')
+}
+
+// Next moves to the next member of the object being read and reports
+// whether there is one; the member's value must then be read or skipped.
+func (s *Scanner) Next() bool {
+	if !s.more('}') {
+		return false
+	}
+	s.name = s.rawString()
+	return s.expect(':')
+}
+
+// Name is the raw, quoted name of the current member.
+func (s *Scanner) Name() []byte { return s.name }
+
+// Array starts reading the array at the scanner; it returns false for null.
+// Read its elements while More reports one.
+func (s *Scanner) Array() bool {
+	if s.IsNull() {
+		return false
+	}
+	s.first = true
+	return s.expect('[')
+}
+
+// More reports whether the array being read has another element, which
+// must then be read or skipped.
+func (s *Scanner) More() bool { return s.more(']') }
+
+// more consumes the separator before the next member or element, or the
+// closing bracket.
+func (s *Scanner) more(closing byte) bool {
+	if s.err != nil {
+		return false
+	}
+	c := s.peek()
+	switch {
+	case c == closing:
+		s.pos++
+		s.first = false
+		return false
+	case s.first:
+		s.first = false
+		return true
+	case c == ',':
+		s.pos++
+		return true
+	}
+	s.fail("want , or " + string(closing))
+	return false
+}
+
+// String reads a string value; null reads as "".
+func (s *Scanner) String() string {
+	if s.IsNull() {
+		return ""
+	}
+	raw := s.rawString()
+	if s.err != nil {
+		return ""
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1])
+	}
+	out, err := jsontext.AppendUnquote(nil, raw)
+	if err != nil {
+		s.fail("bad string escape")
+		return ""
+	}
+	return string(out)
+}
+
+// Bool reads true or false; null reads as false.
+func (s *Scanner) Bool() bool {
+	switch {
+	case s.IsNull():
+		return false
+	case bytes.HasPrefix(s.data[s.pos:], []byte("true")):
+		s.pos += 4
+		return true
+	case bytes.HasPrefix(s.data[s.pos:], []byte("false")):
+		s.pos += 5
+		return false
+	}
+	s.fail("want a boolean")
+	return false
+}
+
+// Skip passes over the next value of any kind.
+func (s *Scanner) Skip() {
+	switch c := s.peek(); c {
+	case '"':
+		s.rawString()
+	case '{', '[':
+		s.skipComposite()
+	case 0:
+		s.fail("unexpected end")
+	default:
+		// A number or literal: runs to the next delimiter.
+		start := s.pos
+		for s.pos < len(s.data) {
+			switch s.data[s.pos] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				if s.pos == start {
+					s.fail("empty value")
+				}
+				return
+			}
+			s.pos++
+		}
+	}
+}
+
+// skipComposite passes over an object or array by counting brackets outside
+// strings.
+func (s *Scanner) skipComposite() {
+	depth := 0
+	for s.pos < len(s.data) {
+		switch s.data[s.pos] {
+		case '"':
+			s.rawString()
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				s.pos++
+				return
+			}
+		}
+		s.pos++
+	}
+	s.fail("unterminated object or array")
+}
+
+// rawString returns the next string with its quotes, escapes untouched.
+func (s *Scanner) rawString() []byte {
+	if s.peek() != '"' {
+		s.fail("want a string")
+		return nil
+	}
+	start := s.pos
+	i := s.pos + 1
+	for {
+		j := bytes.IndexByte(s.data[i:], '"')
+		if j < 0 {
+			s.fail("unterminated string")
+			return nil
+		}
+		i += j
+		// The quote is escaped if an odd number of backslashes precede it.
+		backslashes := 0
+		for k := i - 1; k > start && s.data[k] == '\\'; k-- {
+			backslashes++
+		}
+		i++
+		if backslashes%2 == 0 {
+			s.pos = i
+			return s.data[start:i]
+		}
+	}
+}
+
+// NameIs reports whether the quoted member name raw is want.
+func NameIs(raw []byte, want string) bool {
+	if len(raw) == len(want)+2 && string(raw[1:len(raw)-1]) == want {
+		return true
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return false
+	}
+	unquoted, err := jsontext.AppendUnquote(nil, raw)
+	return err == nil && string(unquoted) == want
+}
+
+// NameHasSuffix reports whether the quoted member name raw ends in suffix.
+func NameHasSuffix(raw []byte, suffix string) bool {
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		unquoted, err := jsontext.AppendUnquote(nil, raw)
+		return err == nil && bytes.HasSuffix(unquoted, []byte(suffix))
+	}
+	return len(raw) >= len(suffix)+2 && string(raw[len(raw)-1-len(suffix):len(raw)-1]) == suffix
+}
+
+// Unquote returns a member name without its quotes and escapes.
+func Unquote(raw []byte) string {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1])
+	}
+	out, err := jsontext.AppendUnquote(nil, raw)
+	if err != nil {
+		return ""
+	}
+	return string(out)
+}
+
+// Int64 reads an integer; null reads as 0.
+func (s *Scanner) Int64() int64 {
+	if s.IsNull() {
+		return 0
+	}
+	s.ws()
+	start := s.pos
+	s.Skip()
+	if s.err != nil {
+		return 0
+	}
+	n, err := strconv.ParseInt(string(s.data[start:s.pos]), 10, 64)
+	if err != nil {
+		s.fail("want an integer")
+	}
+	return n
+}

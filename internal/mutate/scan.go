@@ -1,0 +1,270 @@
+package mutate
+
+import (
+	"github.com/irsa-dev/irsa/internal/jsonscan"
+)
+
+// ScanPod reads the pod at s, the fast equivalent of DecodePod: the same
+// fields, the same selection of labels and annotations, nothing else
+// materialised. Errors are left in s.
+func ScanPod(s *jsonscan.Scanner) Pod {
+	var p Pod
+	if s.Object() {
+		for s.Next() {
+			switch name := s.Name(); {
+			case jsonscan.NameIs(name, "metadata"):
+				scanMeta(s, &p.Metadata)
+			case jsonscan.NameIs(name, "spec"):
+				scanSpec(s, &p.Spec)
+			default:
+				s.Skip()
+			}
+		}
+	}
+	return p
+}
+
+func scanMeta(s *jsonscan.Scanner, m *ObjectMeta) {
+	if !s.Object() {
+		return
+	}
+	for s.Next() {
+		switch name := s.Name(); {
+		case jsonscan.NameIs(name, "name"):
+			m.Name = s.String()
+		case jsonscan.NameIs(name, "generateName"):
+			m.GenerateName = s.String()
+		case jsonscan.NameIs(name, "namespace"):
+			m.Namespace = s.String()
+		case jsonscan.NameIs(name, "labels"):
+			m.Labels = scanSelected(s, labelSuffixes)
+		case jsonscan.NameIs(name, "annotations"):
+			m.Annotations = scanSelected(s, annotationSuffixes)
+		default:
+			s.Skip()
+		}
+	}
+}
+
+func scanSpec(s *jsonscan.Scanner, spec *PodSpec) {
+	if !s.Object() {
+		return
+	}
+	for s.Next() {
+		switch name := s.Name(); {
+		case jsonscan.NameIs(name, "serviceAccountName"):
+			spec.ServiceAccountName = s.String()
+		case jsonscan.NameIs(name, "nodeSelector"):
+			spec.NodeSelector = scanSelected(s, nodeSelectorSuffixes)
+		case jsonscan.NameIs(name, "os"):
+			spec.OS = scanOS(s)
+		case jsonscan.NameIs(name, "initContainers"):
+			spec.InitContainers = scanContainers(s)
+		case jsonscan.NameIs(name, "containers"):
+			spec.Containers = scanContainers(s)
+		case jsonscan.NameIs(name, "volumes"):
+			spec.Volumes = scanVolumes(s)
+		default:
+			s.Skip()
+		}
+	}
+}
+
+func scanOS(s *jsonscan.Scanner) *PodOS {
+	if !s.Object() {
+		return nil
+	}
+	os := &PodOS{}
+	for s.Next() {
+		if jsonscan.NameIs(s.Name(), "name") {
+			os.Name = s.String()
+		} else {
+			s.Skip()
+		}
+	}
+	return os
+}
+
+// Arrays read as nil for null and as a non-nil empty slice for [], as the
+// reference decoder reads them.
+
+func scanContainers(s *jsonscan.Scanner) []Container {
+	if !s.Array() {
+		return nil
+	}
+	list := make([]Container, 0, 4)
+	for s.More() {
+		var c Container
+		if s.Object() {
+			for s.Next() {
+				switch name := s.Name(); {
+				case jsonscan.NameIs(name, "name"):
+					c.Name = s.String()
+				case jsonscan.NameIs(name, "env"):
+					c.Env = scanEnv(s)
+				case jsonscan.NameIs(name, "volumeMounts"):
+					c.VolumeMounts = scanMounts(s)
+				default:
+					s.Skip()
+				}
+			}
+		}
+		list = append(list, c)
+	}
+	return list
+}
+
+func scanEnv(s *jsonscan.Scanner) []EnvName {
+	if !s.Array() {
+		return nil
+	}
+	list := make([]EnvName, 0, 8)
+	for s.More() {
+		var e EnvName
+		if s.Object() {
+			for s.Next() {
+				if jsonscan.NameIs(s.Name(), "name") {
+					e.Name = s.String()
+				} else {
+					s.Skip()
+				}
+			}
+		}
+		list = append(list, e)
+	}
+	return list
+}
+
+func scanMounts(s *jsonscan.Scanner) []VolumeMount {
+	if !s.Array() {
+		return nil
+	}
+	list := make([]VolumeMount, 0, 4)
+	for s.More() {
+		var m VolumeMount
+		if s.Object() {
+			for s.Next() {
+				switch name := s.Name(); {
+				case jsonscan.NameIs(name, "name"):
+					m.Name = s.String()
+				case jsonscan.NameIs(name, "mountPath"):
+					m.MountPath = s.String()
+				case jsonscan.NameIs(name, "readOnly"):
+					m.ReadOnly = s.Bool()
+				default:
+					s.Skip()
+				}
+			}
+		}
+		list = append(list, m)
+	}
+	return list
+}
+
+func scanVolumes(s *jsonscan.Scanner) []Volume {
+	if !s.Array() {
+		return nil
+	}
+	list := make([]Volume, 0, 4)
+	for s.More() {
+		var v Volume
+		if s.Object() {
+			for s.Next() {
+				switch name := s.Name(); {
+				case jsonscan.NameIs(name, "name"):
+					v.Name = s.String()
+				case jsonscan.NameIs(name, "projected"):
+					v.Projected = scanProjected(s)
+				default:
+					s.Skip()
+				}
+			}
+		}
+		list = append(list, v)
+	}
+	return list
+}
+
+func scanProjected(s *jsonscan.Scanner) *Projected {
+	if !s.Object() {
+		return nil
+	}
+	p := &Projected{}
+	for s.Next() {
+		if !jsonscan.NameIs(s.Name(), "sources") {
+			s.Skip()
+			continue
+		}
+		p.Sources = nil
+		if !s.Array() {
+			continue
+		}
+		p.Sources = []ProjectedSource{}
+		for s.More() {
+			var src ProjectedSource
+			if s.Object() {
+				for s.Next() {
+					if jsonscan.NameIs(s.Name(), "serviceAccountToken") {
+						src.ServiceAccountToken = scanTokenProjection(s)
+					} else {
+						s.Skip()
+					}
+				}
+			}
+			p.Sources = append(p.Sources, src)
+		}
+	}
+	return p
+}
+
+func scanTokenProjection(s *jsonscan.Scanner) *TokenProjection {
+	if !s.Object() {
+		return nil
+	}
+	t := &TokenProjection{}
+	for s.Next() {
+		switch name := s.Name(); {
+		case jsonscan.NameIs(name, "audience"):
+			t.Audience = s.String()
+		case jsonscan.NameIs(name, "path"):
+			t.Path = s.String()
+		case jsonscan.NameIs(name, "expirationSeconds"):
+			t.ExpirationSeconds = nil
+			if !s.IsNull() {
+				n := s.Int64()
+				t.ExpirationSeconds = &n
+			}
+		default:
+			s.Skip()
+		}
+	}
+	return t
+}
+
+// scanSelected reads an object of strings, keeping members whose name ends
+// in one of suffixes.
+func scanSelected(s *jsonscan.Scanner, suffixes []string) map[string]string {
+	if !s.Object() {
+		return nil
+	}
+	var m map[string]string
+	for s.Next() {
+		name := s.Name()
+		kept := false
+		for _, suffix := range suffixes {
+			if jsonscan.NameHasSuffix(name, suffix) {
+				if m == nil {
+					m = map[string]string{}
+				}
+				key := jsonscan.Unquote(name)
+				m[key] = s.String()
+				kept = true
+				break
+			}
+		}
+		if !kept {
+			s.Skip()
+		}
+	}
+	return m
+}

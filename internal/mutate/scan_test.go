@@ -1,0 +1,54 @@
+package mutate_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/irsa-dev/irsa/internal/jsonscan"
+	"github.com/irsa-dev/irsa/internal/mutate"
+)
+
+// FuzzScanPod checks the fast scanner against the reference decoder: on
+// every document the reference accepts, ScanPod reads the same pod.
+func FuzzScanPod(f *testing.F) {
+	for _, c := range goldenCases(f) {
+		f.Add(c.podJSON)
+	}
+	for _, raw := range []string{
+		`{}`, `null`, `{"spec":null}`, `{"metadata":null}`,
+		`{"spec":{"containers":[],"initContainers":null,"volumes":[]}}`,
+		`{"spec":{"containers":[{"name":"a","env":[],"volumeMounts":[]}]}}`,
+		`{"spec":{"containers":[{"name":"a\"b","env":[{"name":"X","value":"a\\\"]}"}]}]}}`,
+		`{"spec":{"containers":[{"name":"\u0061","env":[{"name":"A","valueFrom":{"fieldRef":{"fieldPath":"x"}}}]}]}}`,
+		`{"metadata":{"labels":{"eks.amazonaws.com/skip-pod-identity-webhook":"true","x":"y"},"annotations":{"a/token-expiration":"1","b/skip-containers":"c","z":"{"}}}`,
+		`{"spec":{"nodeSelector":{"kubernetes.io/os":"windows","beta.kubernetes.io/os":"windows","zone":"a"},"os":{"name":"windows","other":1}}}`,
+		`{"spec":{"volumes":[{"name":"v","projected":{"sources":[{"serviceAccountToken":{"audience":"a","expirationSeconds":600,"path":"token"}},{"configMap":{"name":"x"}}]}}]}}`,
+		`{"spec":{"volumes":[{"name":"v","projected":{"sources":[{"serviceAccountToken":null}]}},{"name":"w","projected":null}]}}`,
+		` { "spec" : { "containers" : [ { "name" : "a" , "ports" : [ 1 , 2.5e3 , -1 , true , false , null ] } ] } } `,
+	} {
+		f.Add([]byte(raw))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		// The API server never sends duplicate names; the reference decoder
+		// merges duplicates where the scanner replaces, so leave them out.
+		check := jsontext.Value(raw).Clone()
+		if err := check.Format(jsontext.AllowDuplicateNames(false)); err != nil {
+			t.Skip()
+		}
+		var want mutate.Pod
+		if err := json.Unmarshal(raw, &want, mutate.DecodeOptions); err != nil {
+			t.Skip()
+		}
+		s := jsonscan.New(raw)
+		got := mutate.ScanPod(s)
+		if err := s.End(); err != nil {
+			t.Fatalf("scanner rejected what the decoder accepts: %v\n%s", err, raw)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("scanner read\n%#v\ndecoder read\n%#v\nfrom %s", got, want, raw)
+		}
+	})
+}

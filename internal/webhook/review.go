@@ -1,0 +1,156 @@
+package webhook
+
+import (
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/irsa-dev/irsa/internal/jsonscan"
+	"github.com/irsa-dev/irsa/internal/mutate"
+)
+
+// review is the part of an AdmissionReview the handler reads. v1 and v1beta1
+// have the same JSON shape.
+type review struct {
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Request    *request `json:"request"`
+}
+
+type request struct {
+	UID  types.UID `json:"uid"`
+	Kind struct {
+		Group string `json:"group"`
+		Kind  string `json:"kind"`
+	} `json:"kind"`
+	SubResource string `json:"subResource"`
+	Namespace   string `json:"namespace"`
+	Operation   string `json:"operation"`
+	// Object is decoded straight into the pod's decision view in the same
+	// pass as the envelope: one scan of the body per request.
+	Object mutate.Pod `json:"object"`
+	// objectErr is why Object could not be decoded, if it could not.
+	objectErr error
+}
+
+// rawReview is the envelope alone, read when the object does not decode as
+// a pod, so the answer can still carry the request's uid.
+type rawReview struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Request    *struct {
+		request
+		Object jsontext.Value `json:"object"`
+	} `json:"request"`
+}
+
+// reviewResponse is the AdmissionReview the handler answers with.
+type reviewResponse struct {
+	APIVersion string    `json:"apiVersion"`
+	Kind       string    `json:"kind"`
+	Response   *response `json:"response"`
+}
+
+// response is admission.k8s.io AdmissionResponse, the fields this webhook
+// sets; Patch is base64-encoded as the API expects.
+type response struct {
+	UID       types.UID `json:"uid"`
+	Allowed   bool      `json:"allowed"`
+	PatchType string    `json:"patchType,omitempty"`
+	Patch     []byte    `json:"patch,omitempty"`
+	Warnings  []string  `json:"warnings,omitempty"`
+}
+
+// scanReview reads a review with the fast scanner, in one pass when the API
+// server sends the request's kind before its object, as it does. ok is
+// false for anything the scanner cannot read; decodeReview then reads it
+// and explains what is wrong.
+func scanReview(body []byte) (*review, bool) {
+	in := &review{}
+	complete := true
+	s := jsonscan.New(body)
+	if s.Object() {
+		for s.Next() {
+			switch name := s.Name(); {
+			case jsonscan.NameIs(name, "apiVersion"):
+				in.APIVersion = s.String()
+			case jsonscan.NameIs(name, "kind"):
+				in.Kind = s.String()
+			case jsonscan.NameIs(name, "request"):
+				in.Request = nil
+				if s.Object() {
+					in.Request = &request{}
+					complete = scanRequest(s, in.Request)
+				}
+			default:
+				s.Skip()
+			}
+		}
+	}
+	if !complete || s.End() != nil {
+		return nil, false
+	}
+	return in, true
+}
+
+// scanRequest reads the members of a request; it returns false when the
+// object comes before the kind that says whether it is a pod.
+func scanRequest(s *jsonscan.Scanner, r *request) bool {
+	complete, kindSeen := true, false
+	for s.Next() {
+		switch name := s.Name(); {
+		case jsonscan.NameIs(name, "uid"):
+			r.UID = types.UID(s.String())
+		case jsonscan.NameIs(name, "kind"):
+			kindSeen = true
+			r.Kind.Group, r.Kind.Kind = "", ""
+			if s.Object() {
+				for s.Next() {
+					switch name := s.Name(); {
+					case jsonscan.NameIs(name, "group"):
+						r.Kind.Group = s.String()
+					case jsonscan.NameIs(name, "kind"):
+						r.Kind.Kind = s.String()
+					default:
+						s.Skip()
+					}
+				}
+			}
+		case jsonscan.NameIs(name, "subResource"):
+			r.SubResource = s.String()
+		case jsonscan.NameIs(name, "namespace"):
+			r.Namespace = s.String()
+		case jsonscan.NameIs(name, "operation"):
+			r.Operation = s.String()
+		case jsonscan.NameIs(name, "object") && kindSeen && r.Kind.Group == "" && r.Kind.Kind == "Pod":
+			r.Object = mutate.ScanPod(s)
+		case jsonscan.NameIs(name, "object"):
+			complete = complete && kindSeen
+			s.Skip()
+		default:
+			s.Skip()
+		}
+	}
+	return complete
+}
+
+// decodeReview reads a review with the reference decoder. A review whose
+// object does not decode as a pod is still returned, with the reason in
+// objectErr, so the request can be answered.
+func decodeReview(body []byte) (*review, error) {
+	var in review
+	err := json.Unmarshal(body, &in, mutate.DecodeOptions)
+	if err == nil {
+		return &in, nil
+	}
+	var raw rawReview
+	if rawErr := json.Unmarshal(body, &raw, mutate.DecodeOptions); rawErr != nil {
+		return nil, rawErr
+	}
+	in = review{APIVersion: raw.APIVersion, Kind: raw.Kind}
+	if raw.Request != nil {
+		in.Request = &raw.Request.request
+		in.Request.objectErr = err
+	}
+	return &in, nil
+}
