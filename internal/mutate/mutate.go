@@ -253,6 +253,8 @@ func Inject(pod *Pod, id Identity, opts Options) Result {
 		volumeExists = true
 	}
 
+	// Each container gets at most a mount and its variables, plus the volume.
+	res.Patch = make([]Op, 0, 2*(len(pod.Spec.InitContainers)+len(pod.Spec.Containers))+1)
 	skip := skippedContainers(pod.Metadata.Annotations[opts.AnnotationPrefix+"/"+annotationSkipContainers])
 	injected := false
 	for _, list := range []struct {
@@ -264,12 +266,12 @@ func Inject(pod *Pod, id Identity, opts Options) Result {
 			if skip[c.Name] {
 				continue
 			}
-			ops, warning := containerOps("/spec/"+list.field+"/"+strconv.Itoa(i), c, &p)
+			var warning string
+			res.Patch, warning = containerOps(res.Patch, "/spec/"+list.field+"/"+strconv.Itoa(i), c, &p)
 			if warning != "" {
 				res.Warnings = append(res.Warnings, warning)
 				continue
 			}
-			res.Patch = append(res.Patch, ops...)
 			injected = true
 		}
 	}
@@ -359,17 +361,17 @@ func ClampExpiration(seconds int64) int64 {
 	return min(max(seconds, MinTokenExpiration), MaxTokenExpiration)
 }
 
-// containerOps returns the ops that give one container the token and env,
-// or a warning when the container's mount path is taken by another volume.
-func containerOps(field string, c *Container, p *plan) ([]Op, string) {
-	var ops []Op
+// containerOps appends the ops that give one container the token and env,
+// or returns a warning, and ops unchanged, when the container's mount path
+// is taken by another volume.
+func containerOps(ops []Op, field string, c *Container, p *plan) ([]Op, string) {
 	mounted := false
 	for _, m := range c.VolumeMounts {
 		if path.Clean(m.MountPath) != path.Clean(p.mountPath) {
 			continue
 		}
 		if m.Name != p.volume {
-			return nil, fmt.Sprintf(
+			return ops, fmt.Sprintf(
 				"pod identity not injected into container %q: its mount path %s is already used by volume %q",
 				c.Name, p.mountPath, m.Name)
 		}

@@ -9,7 +9,6 @@ import (
 	"mime"
 	"net/http"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/go-json-experiment/json"
@@ -40,13 +39,33 @@ type buffers struct {
 	patch     []byte
 }
 
-var scratch = sync.Pool{New: func() any { return new(buffers) }}
+// scratch keeps released buffers for the next requests. A sync.Pool would
+// be emptied by every garbage collection, which at this request rate comes
+// every few hundred requests, and the buffers would be allocated again.
+var scratch = make(chan *buffers, 64)
+
+func getBuffers() *buffers {
+	select {
+	case b := <-scratch:
+		return b
+	default:
+		return new(buffers)
+	}
+}
 
 func (b *buffers) release() {
 	b.body.Reset()
 	b.patch = b.patch[:0]
 	b.out.Reset()
-	scratch.Put(b)
+	// Bodies far above the usual size are not kept, so one huge pod does
+	// not pin its memory.
+	if b.body.Cap() > 1<<20 {
+		return
+	}
+	select {
+	case scratch <- b:
+	default:
+	}
 }
 
 // Handler answers admission requests for pods. It never denies a pod: a pod
@@ -76,7 +95,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Metrics.duration.Observe(time.Since(start).Seconds())
 	}()
 
-	buf := scratch.Get().(*buffers)
+	buf := getBuffers()
 	defer buf.release()
 	in, err := h.read(w, r, &buf.body)
 	if err != nil {
