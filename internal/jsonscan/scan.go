@@ -178,6 +178,18 @@ func (s *Scanner) String() string {
 	return string(out)
 }
 
+// AtString reports whether the next value is a string.
+func (s *Scanner) AtString() bool { return s.peek() == '"' }
+
+// RawString reads a string value and returns it quoted, escapes untouched;
+// null reads as nil.
+func (s *Scanner) RawString() []byte {
+	if s.IsNull() {
+		return nil
+	}
+	return s.rawString()
+}
+
 // Bool reads true or false; null reads as false.
 func (s *Scanner) Bool() bool {
 	switch {

@@ -393,7 +393,7 @@ func containerOps(ops []Op, field string, c *Container, p *plan) ([]Op, string) 
 	}
 	switch {
 	case len(missing) == 0:
-	case len(c.Env) == 0:
+	case c.Env.Len == 0:
 		ops = append(ops, Op{Op: "add", Path: field + "/env", Value: array(missing...)})
 	default:
 		for _, e := range missing {
@@ -404,9 +404,9 @@ func containerOps(ops []Op, field string, c *Container, p *plan) ([]Op, string) 
 }
 
 func hasAnyEnv(c *Container, group []EnvVar) bool {
-	for _, e := range c.Env {
+	for _, name := range c.Env.Injected {
 		for _, g := range group {
-			if e.Name == g.Name {
+			if name == g.Name {
 				return true
 			}
 		}

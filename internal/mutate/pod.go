@@ -149,14 +149,60 @@ type PodOS struct {
 // Container is the slice of corev1.Container the mutation reads.
 type Container struct {
 	Name         string        `json:"name"`
-	Env          []EnvName     `json:"env,omitempty"`
+	Env          EnvNames      `json:"env,omitempty"`
 	VolumeMounts []VolumeMount `json:"volumeMounts,omitempty"`
 }
 
-// EnvName is a container's environment variable as the mutation reads it:
-// only whether it is set matters, never its value.
-type EnvName struct {
-	Name string `json:"name"`
+// EnvNames is what the mutation reads of a container's env: how many
+// variables it sets, and which of the variables it injects are among them.
+// No other name is kept: whether a container sets it never matters.
+type EnvNames struct {
+	Len      int
+	Injected []string
+}
+
+// injectedEnv are the only variable names a container's env is read for.
+var injectedEnv = []string{
+	EnvRoleARN, EnvWebIdentityTokenFile, EnvSTSRegionalEndpoints, EnvRegion, EnvDefaultRegion,
+	EnvContainerCredentialsURI, EnvContainerAuthorizationFile,
+}
+
+// injectedName returns the injected variable name raw (quoted JSON) names.
+func injectedName(raw []byte) (string, bool) {
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		unquoted, err := jsontext.AppendUnquote(nil, raw)
+		if err != nil {
+			return "", false
+		}
+		raw = append(append([]byte{'"'}, unquoted...), '"')
+	}
+	for _, name := range injectedEnv {
+		if len(raw) == len(name)+2 && string(raw[1:len(raw)-1]) == name {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// UnmarshalJSONFrom counts the variables and keeps the names of injected
+// ones.
+func (e *EnvNames) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	var all []struct {
+		Name jsontext.Value `json:"name"`
+	}
+	if err := json.UnmarshalDecode(dec, &all); err != nil {
+		return err
+	}
+	*e = EnvNames{Len: len(all)}
+	for _, v := range all {
+		if v.Name.Kind() != '"' {
+			continue
+		}
+		if name, ok := injectedName(v.Name); ok {
+			e.Injected = append(e.Injected, name)
+		}
+	}
+	return nil
 }
 
 // EnvVar is an environment variable the mutation adds.

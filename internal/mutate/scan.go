@@ -114,25 +114,35 @@ func scanContainers(s *jsonscan.Scanner) []Container {
 	return list
 }
 
-func scanEnv(s *jsonscan.Scanner) []EnvName {
+func scanEnv(s *jsonscan.Scanner) EnvNames {
+	var env EnvNames
 	if !s.Array() {
-		return nil
+		return env
 	}
-	list := make([]EnvName, 0, 8)
 	for s.More() {
-		var e EnvName
-		if s.Object() {
-			for s.Next() {
-				if jsonscan.NameIs(s.Name(), "name") {
-					e.Name = s.String()
-				} else {
-					s.Skip()
+		env.Len++
+		if !s.Object() {
+			continue
+		}
+		var name string
+		var known bool
+		for s.Next() {
+			if jsonscan.NameIs(s.Name(), "name") {
+				name, known = "", false
+				if !s.AtString() {
+					s.Skip() // not a name the API server would accept
+					continue
 				}
+				name, known = injectedName(s.RawString())
+			} else {
+				s.Skip()
 			}
 		}
-		list = append(list, e)
+		if known {
+			env.Injected = append(env.Injected, name)
+		}
 	}
-	return list
+	return env
 }
 
 func scanMounts(s *jsonscan.Scanner) []VolumeMount {
