@@ -142,3 +142,23 @@ func TestRootCommandHasWebhook(t *testing.T) {
 		t.Fatalf("root Execute = %v", err)
 	}
 }
+
+// An upstream Deployment's arguments start irsa unchanged: flags with no
+// meaning here are accepted and ignored, --kube-api is honoured.
+func TestWebhookCommandAcceptsUpstreamFlags(t *testing.T) {
+	got, called, err := runWebhookCommand(t,
+		"--in-cluster=false", "--namespace=eks", "--service-name=pod-identity-webhook",
+		"--tls-secret=pod-identity-webhook", "--resync-period=60s", "--enable-debugging-handlers",
+		"--logtostderr", "--alsologtostderr", "-v=4", "--kube-api=https://10.0.0.1:6443",
+		"--annotation-prefix=eks.amazonaws.com", "--token-audience=sts.amazonaws.com",
+	)
+	if err != nil || called != 1 {
+		t.Fatalf("err %v, run called %d times", err, called)
+	}
+	want := webhook.NewOptions()
+	want.InCluster = false
+	want.APIServer = "https://10.0.0.1:6443"
+	if *got != *want {
+		t.Errorf("options\n%+v\nwant\n%+v", *got, *want)
+	}
+}

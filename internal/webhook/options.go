@@ -21,6 +21,8 @@ import (
 // without edits.
 type Options struct {
 	Kubeconfig string
+	// APIServer overrides the API server URL of the kubeconfig.
+	APIServer string
 	// InCluster is accepted for compatibility only: certificates always come
 	// from files.
 	InCluster bool
@@ -70,6 +72,7 @@ func NewOptions() *Options {
 // AddFlags binds every option to a flag.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig file; empty means in-cluster configuration")
+	fs.StringVar(&o.APIServer, "kube-api", o.APIServer, "API server URL, overriding the kubeconfig's")
 	fs.BoolVar(&o.InCluster, "in-cluster", o.InCluster, "accepted for compatibility; certificates always come from --tls-cert and --tls-key")
 	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "address to listen on; empty means all")
 	fs.IntVar(&o.Port, "port", o.Port, "HTTPS port of /mutate")
@@ -96,6 +99,31 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&m.ContainerCredentialsAudience, "container-credentials-audience", m.ContainerCredentialsAudience, "token audience in Pod Identity mode")
 	fs.StringVar(&m.ContainerCredentialsMountPath, "container-credentials-token-mount-path", m.ContainerCredentialsMountPath, "token mount path in Pod Identity mode")
 	fs.StringVar(&m.ContainerCredentialsFullURI, "container-credentials-full-uri", m.ContainerCredentialsFullURI, "credentials endpoint in Pod Identity mode")
+	addCompatibilityFlags(fs)
+}
+
+// addCompatibilityFlags accepts the upstream webhook's flags that have no
+// meaning here, so an existing Deployment starts unchanged; using one
+// prints why it is ignored.
+func addCompatibilityFlags(fs *pflag.FlagSet) {
+	fs.String("service-name", "", "")
+	fs.String("tls-secret", "", "")
+	fs.Duration("resync-period", 0, "")
+	fs.Bool("enable-debugging-handlers", false, "")
+	fs.Bool("logtostderr", true, "")
+	fs.Bool("alsologtostderr", false, "")
+	fs.IntP("v", "v", 0, "")
+	for _, f := range []struct{ name, why string }{
+		{"service-name", "it named certificate signing requests; certificates come from --tls-cert and --tls-key"},
+		{"tls-secret", "certificates come from --tls-cert and --tls-key"},
+		{"resync-period", "the ServiceAccount cache is kept current by its watch"},
+		{"enable-debugging-handlers", "see /metrics on --metrics-port"},
+		{"logtostderr", "logs always go to standard error"},
+		{"alsologtostderr", "logs always go to standard error"},
+		{"v", "use --log-level"},
+	} {
+		_ = fs.MarkDeprecated(f.name, "ignored: "+f.why)
+	}
 }
 
 // Validate returns every problem with the options, each naming its flag.

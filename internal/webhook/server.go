@@ -39,7 +39,7 @@ func Run(ctx context.Context, opts *Options, log *slog.Logger) error {
 	if err := opts.Validate(); err != nil {
 		return err
 	}
-	restConfig, err := clientcmd.BuildConfigFromFlags("", opts.Kubeconfig)
+	restConfig, err := clientcmd.BuildConfigFromFlags(opts.APIServer, opts.Kubeconfig)
 	if err != nil {
 		return fmt.Errorf("kubernetes client configuration: %w", err)
 	}
