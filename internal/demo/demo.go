@@ -263,6 +263,7 @@ func runWebhook(ctx context.Context, kubeconfig, dir string) (*runningWebhook, e
 	opts := webhook.NewOptions()
 	opts.Kubeconfig = kubeconfig
 	opts.BindAddress = "127.0.0.1"
+	opts.ShutdownDelay = 0 // no Service to take the endpoint out of
 	opts.TLSCert, opts.TLSKey = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	if err := ca.WriteServingPair(opts.TLSCert, opts.TLSKey); err != nil {
 		return nil, err

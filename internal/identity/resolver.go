@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/irsa-dev/irsa/internal/mutate"
 )
@@ -102,6 +103,10 @@ func (r *Resolver) lookup(ctx context.Context, ref types.NamespacedName) (*entry
 	if r.Lookup == nil || r.LookupTimeout <= 0 {
 		return nil, nil
 	}
+	// The name comes from the pod; a path in it must not reach the URL.
+	if len(validation.IsDNS1123Label(ref.Namespace)) > 0 || len(validation.IsDNS1123Subdomain(ref.Name)) > 0 {
+		return nil, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, r.LookupTimeout)
 	defer cancel()
 	m, err := r.Lookup(ctx, ref)
@@ -110,8 +115,8 @@ func (r *Resolver) lookup(ctx context.Context, ref types.NamespacedName) (*entry
 		return nil, nil
 	case err != nil:
 		return nil, fmt.Errorf("look up ServiceAccount %s: %w", ref, err)
-	case m == nil:
-		return nil, errors.New("look up ServiceAccount " + ref.String() + ": empty answer")
+	case m == nil || m.Namespace != ref.Namespace || m.Name != ref.Name:
+		return nil, errors.New("look up ServiceAccount " + ref.String() + ": the API answered with another object")
 	}
 	return r.Cache.put(m), nil
 }

@@ -250,3 +250,27 @@ func TestResolveLookupDisabled(t *testing.T) {
 		t.Errorf("lookup called %d times with a zero timeout", f.calls)
 	}
 }
+
+// A ServiceAccount name from a pod never becomes a path in the lookup URL,
+// and an answer about another object is not cached as this one.
+func TestResolveLookupRejectsPaths(t *testing.T) {
+	f := &fakeLookup{}
+	r := &Resolver{Cache: NewCache(prefix, nil), Lookup: f.lookup, LookupTimeout: time.Second}
+	for _, bad := range []types.NamespacedName{
+		ref("ns", "../../kube-system/serviceaccounts/x"), ref("ns", ".."), ref("../other", "app"),
+	} {
+		if got := r.Resolve(context.Background(), bad); got.Bound || got.LookupErr != nil {
+			t.Errorf("%v: %+v", bad, got)
+		}
+	}
+	if f.calls != 0 {
+		t.Errorf("lookup called %d times for invalid names", f.calls)
+	}
+
+	other := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "x",
+		Annotations: map[string]string{prefix + "/role-arn": testARN}}}
+	r.Lookup = func(context.Context, types.NamespacedName) (*metav1.PartialObjectMetadata, error) { return other, nil }
+	if got := r.Resolve(context.Background(), ref("ns", "app")); got.Bound || got.LookupErr == nil {
+		t.Errorf("answer about kube-system/x used for ns/app: %+v", got)
+	}
+}

@@ -63,9 +63,12 @@ func (w *CertWatcher) Reload() error {
 	if err != nil {
 		return w.failed(fmt.Errorf("read --tls-key: %w", err))
 	}
-	w.mu.RLock()
+	w.mu.Lock()
 	unchanged := bytes.Equal(certPEM, w.certPEM) && bytes.Equal(keyPEM, w.keyPEM)
-	w.mu.RUnlock()
+	if unchanged {
+		w.lastErr = "" // readable again: the next failure is news
+	}
+	w.mu.Unlock()
 	if unchanged {
 		return nil
 	}

@@ -39,8 +39,8 @@ type buffers struct {
 	patch     []byte
 }
 
-// scratch keeps released buffers for the next requests. A sync.Pool would
-// be emptied by every garbage collection, which at this request rate comes
+// scratch keeps released buffers for the next requests. A sync.Pool drops
+// what survives two garbage collections, which at this request rate come
 // every few hundred requests, and the buffers would be allocated again.
 var scratch = make(chan *buffers, 64)
 
@@ -57,9 +57,10 @@ func (b *buffers) release() {
 	b.body.Reset()
 	b.patch = b.patch[:0]
 	b.out.Reset()
-	// Bodies far above the usual size are not kept, so one huge pod does
+	// Buffers far above the usual size are not kept, so one huge pod does
 	// not pin its memory.
-	if b.body.Cap() > 1<<20 {
+	const keep = 1 << 20
+	if b.body.Cap() > keep || b.out.Cap() > keep || cap(b.patch) > keep {
 		return
 	}
 	select {
@@ -93,6 +94,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		h.Metrics.requests.WithLabelValues(outcome).Inc()
 		h.Metrics.duration.Observe(time.Since(start).Seconds())
+	}()
+	defer func() {
+		// Last resort: a panic outside the mutation, where no answer can be
+		// formed. The API server applies the failure policy.
+		if p := recover(); p != nil {
+			outcome = outcomeError
+			h.Log.Error("panic while answering", "panic", p, "stack", string(debug.Stack()))
+			http.Error(w, "internal error", http.StatusInternalServerError)
+		}
 	}()
 
 	buf := getBuffers()
@@ -136,8 +146,10 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, body *bytes.Buffe
 	if ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || ct != "application/json" {
 		return nil, &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q: want application/json", r.Header.Get("Content-Type"))}
 	}
-	if r.ContentLength > 0 && r.ContentLength <= maxBodyBytes {
-		body.Grow(int(r.ContentLength) + bytes.MinRead)
+	// The announced length sizes the buffer only up to a typical pod, so a
+	// client cannot make the webhook reserve memory it never sends.
+	if r.ContentLength > 0 {
+		body.Grow(int(min(r.ContentLength, 64<<10)) + bytes.MinRead)
 	}
 	if _, err := body.ReadFrom(http.MaxBytesReader(w, r.Body, maxBodyBytes)); err != nil {
 		var tooLarge *http.MaxBytesError
@@ -146,7 +158,7 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, body *bytes.Buffe
 		}
 		return nil, &httpError{http.StatusBadRequest, "read body: " + err.Error()}
 	}
-	in, ok := scanReview(body.Bytes())
+	in, ok := scanReviewSafely(body.Bytes())
 	if !ok {
 		var err error
 		if in, err = decodeReview(body.Bytes()); err != nil {
@@ -194,9 +206,14 @@ func (h *Handler) admit(ctx context.Context, req *request, resp *response, buf *
 		h.Metrics.cacheMisses.WithLabelValues(missResult(h.Resolver, res)).Inc()
 	}
 	if res.LookupErr != nil {
-		log(slog.LevelError, "ServiceAccount lookup failed; pod allowed without identity", "err", res.LookupErr)
-		resp.Warnings = append(resp.Warnings, "irsa: ServiceAccount "+sa.Name+" could not be read, pod admitted without AWS identity")
-		return outcomeError
+		if !res.Bound {
+			log(slog.LevelError, "ServiceAccount lookup failed; pod allowed without identity", "err", res.LookupErr)
+			resp.Warnings = append(resp.Warnings, "irsa: ServiceAccount "+sa.Name+" could not be read, pod admitted without AWS identity")
+			return outcomeError
+		}
+		// Bound by a Pod Identity association or the mapping ConfigMap,
+		// which do not need the ServiceAccount itself.
+		log(slog.LevelWarn, "ServiceAccount lookup failed; using its "+string(res.Source)+" binding", "err", res.LookupErr)
 	}
 	if res.Problem != nil {
 		h.Metrics.invalid.Inc()

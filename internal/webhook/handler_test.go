@@ -666,3 +666,19 @@ func TestHandlerSurvivesPanic(t *testing.T) {
 		t.Errorf("after the panic: uid %q, patch %s", out.Response.UID, out.Response.Patch)
 	}
 }
+
+// A failed lookup does not cost a pod its Pod Identity association, which
+// does not need the ServiceAccount.
+func TestHandlerLookupErrorKeepsAssociation(t *testing.T) {
+	h := newHandler(t)
+	h.Resolver.LookupTimeout = time.Second
+	h.Resolver.Lookup = func(context.Context, types.NamespacedName) (*metav1.PartialObjectMetadata, error) {
+		return nil, errors.New("apiserver unavailable")
+	}
+	h.Resolver.Associations = &identity.Associations{}
+	h.Resolver.Associations.Set(map[types.NamespacedName]struct{}{{Namespace: testNS, Name: "app"}: {}})
+	out := admit(t, h, reviewOpts{})
+	if out.Response.Patch == nil {
+		t.Fatalf("no patch for an associated ServiceAccount during an API outage: %+v", out.Response)
+	}
+}

@@ -42,7 +42,11 @@ type Options struct {
 	// LookupGracePeriod bounds the direct API read of a ServiceAccount the
 	// cache has not seen yet; zero turns the read off.
 	LookupGracePeriod time.Duration
-	ShutdownTimeout   time.Duration
+	// ShutdownDelay is how long the webhook keeps serving, not ready, after
+	// SIGTERM, so the Service stops sending requests before it stops.
+	ShutdownDelay time.Duration
+	// ShutdownTimeout bounds the drain of in-flight requests.
+	ShutdownTimeout time.Duration
 
 	LogLevel  string
 	LogFormat string
@@ -62,7 +66,8 @@ func NewOptions() *Options {
 		CertReloadInterval: 2 * time.Second,
 		Namespace:          "eks",
 		LookupGracePeriod:  2 * time.Second,
-		ShutdownTimeout:    25 * time.Second,
+		ShutdownDelay:      5 * time.Second,
+		ShutdownTimeout:    20 * time.Second,
 		LogLevel:           "info",
 		LogFormat:          "json",
 		Mutate:             mutate.DefaultOptions(),
@@ -83,8 +88,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.CertReloadInterval, "tls-reload-interval", o.CertReloadInterval, "how often the certificate files are checked for changes")
 	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "namespace of the mapping ConfigMap")
 	fs.BoolVar(&o.WatchConfigMap, "watch-config-map", o.WatchConfigMap, "map ServiceAccounts to roles with the ConfigMap "+`"pod-identity-webhook"`+" in --namespace")
-	fs.StringVar(&o.WatchContainerCredentialsConfig, "watch-container-credentials-config", o.WatchContainerCredentialsConfig, "Pod Identity association file; empty turns container credentials off")
+	fs.StringVar(&o.WatchContainerCredentialsConfig, "watch-container-credentials-config", o.WatchContainerCredentialsConfig, "Pod Identity association file, re-read every --tls-reload-interval; empty turns container credentials off")
 	fs.DurationVar(&o.LookupGracePeriod, "service-account-lookup-grace-period", o.LookupGracePeriod, "time allowed to read a ServiceAccount the cache has not seen yet; 0 turns the read off")
+	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", o.ShutdownDelay, "time to keep serving, not ready, after SIGTERM while the endpoint is removed")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "time allowed for in-flight requests to finish on shutdown")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&o.LogFormat, "log-format", o.LogFormat, "json or text")
@@ -113,6 +119,10 @@ func addCompatibilityFlags(fs *pflag.FlagSet) {
 	fs.Bool("logtostderr", true, "")
 	fs.Bool("alsologtostderr", false, "")
 	fs.IntP("v", "v", 0, "")
+	fs.String("stderrthreshold", "", "")
+	fs.String("vmodule", "", "")
+	fs.String("log_dir", "", "")
+	fs.String("log_file", "", "")
 	for _, f := range []struct{ name, why string }{
 		{"service-name", "it named certificate signing requests; certificates come from --tls-cert and --tls-key"},
 		{"tls-secret", "certificates come from --tls-cert and --tls-key"},
@@ -121,6 +131,10 @@ func addCompatibilityFlags(fs *pflag.FlagSet) {
 		{"logtostderr", "logs always go to standard error"},
 		{"alsologtostderr", "logs always go to standard error"},
 		{"v", "use --log-level"},
+		{"stderrthreshold", "logs always go to standard error"},
+		{"vmodule", "use --log-level"},
+		{"log_dir", "logs always go to standard error"},
+		{"log_file", "logs always go to standard error"},
 	} {
 		_ = fs.MarkDeprecated(f.name, "ignored: "+f.why)
 	}
@@ -159,6 +173,9 @@ func (o *Options) Validate() error {
 	}
 	if o.LookupGracePeriod < 0 {
 		bad("service-account-lookup-grace-period", "must not be negative")
+	}
+	if o.ShutdownDelay < 0 {
+		bad("shutdown-delay", "must not be negative")
 	}
 	if o.ShutdownTimeout < 0 {
 		bad("shutdown-timeout", "must not be negative")

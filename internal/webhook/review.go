@@ -61,6 +61,17 @@ type response struct {
 	Warnings  []string  `json:"warnings,omitempty"`
 }
 
+// scanReviewSafely is scanReview, with a panic in the scanner taken as
+// "cannot read": the reference decoder reads the review instead.
+func scanReviewSafely(body []byte) (in *review, ok bool) {
+	defer func() {
+		if recover() != nil {
+			in, ok = nil, false
+		}
+	}()
+	return scanReview(body)
+}
+
 // scanReview reads a review with the fast scanner, in one pass when the API
 // server sends the request's kind before its object, as it does. ok is
 // false for anything the scanner cannot read; decodeReview then reads it

@@ -102,7 +102,7 @@ func Run(ctx context.Context, opts *Options, log *slog.Logger) error {
 	}
 	if opts.WatchContainerCredentialsConfig != "" {
 		resolver.Associations = &identity.Associations{}
-		f := &associationsFile{path: opts.WatchContainerCredentialsConfig, set: resolver.Associations, log: log}
+		f := &associationsPoller{path: opts.WatchContainerCredentialsConfig, set: resolver.Associations, log: log}
 		if err := f.load(); err != nil {
 			return err
 		}
@@ -132,8 +132,12 @@ func Run(ctx context.Context, opts *Options, log *slog.Logger) error {
 		Handler:           webhookMux,
 		TLSConfig:         &tls.Config{MinVersion: minTLS, GetCertificate: certs.GetCertificate},
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       90 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		// The API server gives a webhook at most 30 seconds; a client
+		// slower than that is holding a connection, not admitting a pod.
+		ReadTimeout:  30 * time.Second,
+		WriteTimeout: 30 * time.Second,
+		IdleTimeout:  90 * time.Second,
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	metricsMux := http.NewServeMux()
 	metricsMux.Handle("/metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
@@ -164,11 +168,19 @@ func Run(ctx context.Context, opts *Options, log *slog.Logger) error {
 	case <-ctx.Done():
 	case serveErr = <-errs:
 	}
+	// Report not ready and keep serving while the endpoint is taken out of
+	// the Service, then stop taking connections and drain the requests in
+	// flight; health and metrics stay up until the end.
 	stopping.Store(true)
-	log.Info("shutting down; draining in-flight requests", "timeout", opts.ShutdownTimeout)
+	if serveErr == nil && opts.ShutdownDelay > 0 {
+		log.Info("shutting down: not ready, still serving", "delay", opts.ShutdownDelay)
+		time.Sleep(opts.ShutdownDelay)
+	}
+	log.Info("shutting down: draining in-flight requests", "timeout", opts.ShutdownTimeout)
 	shutdownCtx, done := context.WithTimeout(context.WithoutCancel(ctx), opts.ShutdownTimeout)
 	defer done()
-	err = errors.Join(webhookServer.Shutdown(shutdownCtx), metricsServer.Shutdown(shutdownCtx))
+	err = webhookServer.Shutdown(shutdownCtx)
+	err = errors.Join(err, metricsServer.Shutdown(shutdownCtx))
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
 	}

@@ -69,16 +69,16 @@ func (s *mappingStore) set(obj any) error {
 	return nil
 }
 
-// associationsFile polls the Pod Identity association file. An unreadable
+// associationsPoller polls the Pod Identity association file. An unreadable
 // or invalid file keeps the last good content.
-type associationsFile struct {
+type associationsPoller struct {
 	path string
 	set  *identity.Associations
 	log  *slog.Logger
 	last []byte
 }
 
-func (f *associationsFile) load() error {
+func (f *associationsPoller) load() error {
 	data, err := os.ReadFile(f.path)
 	if err != nil {
 		return fmt.Errorf("--watch-container-credentials-config: %w", err)
@@ -96,7 +96,7 @@ func (f *associationsFile) load() error {
 	return nil
 }
 
-func (f *associationsFile) run(ctx context.Context, interval time.Duration) {
+func (f *associationsPoller) run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var lastErr string

@@ -77,7 +77,7 @@ func TestMappingStore(t *testing.T) {
 func TestAssociationsFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "associations.json")
 	set := &identity.Associations{}
-	f := &associationsFile{path: path, set: set, log: slog.New(slog.DiscardHandler)}
+	f := &associationsPoller{path: path, set: set, log: slog.New(slog.DiscardHandler)}
 	app := types.NamespacedName{Namespace: "ns", Name: "app"}
 
 	if err := f.load(); err == nil {

@@ -61,7 +61,7 @@ func startWebhook(t *testing.T, configure func(*webhook.Options)) *runningWebhoo
 	opts.Port, opts.MetricsPort = ports[0], ports[1]
 	opts.TLSCert, opts.TLSKey = w.CertFile, w.KeyFile
 	opts.CertReloadInterval = 200 * time.Millisecond
-	opts.ShutdownTimeout = 5 * time.Second
+	opts.ShutdownDelay, opts.ShutdownTimeout = 0, 5*time.Second
 	if configure != nil {
 		configure(opts)
 	}
