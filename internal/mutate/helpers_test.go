@@ -4,23 +4,26 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	jsonv2 "github.com/go-json-experiment/json"
 	"reflect"
 	"strconv"
 	"strings"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
+	jsonv2 "github.com/go-json-experiment/json"
 
+	"github.com/irsa-dev/irsa/internal/jsonscan"
 	"github.com/irsa-dev/irsa/internal/mutate"
 )
 
-// decodePod decodes an admitted pod exactly as the webhook's handler does.
+// decodePod reads an admitted pod as the webhook's handler does, with the
+// scanner; FuzzScanPod holds the scanner to the reference decoder.
 func decodePod(raw []byte) (mutate.Pod, error) {
-	pod, err := mutate.DecodePod(raw)
-	if err != nil {
+	s := jsonscan.New(raw)
+	pod := mutate.ScanPod(s)
+	if err := s.End(); err != nil {
 		return mutate.Pod{}, err
 	}
-	return *pod, nil
+	return pod, nil
 }
 
 // applyPatch encodes ops as the handler does and applies them to the raw

@@ -10,10 +10,10 @@ package mutate
 import (
 	"fmt"
 	"path"
-
-	"github.com/go-json-experiment/json/jsontext"
 	"strconv"
 	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Mode names how a pod receives AWS credentials.
@@ -250,6 +250,11 @@ func Inject(pod *Pod, id Identity, opts Options) Result {
 				"pod identity not injected: the pod already has a volume named %q that is not a projected ServiceAccount token; rename it", p.volume))
 			return res
 		}
+		if aud := v.Projected.Sources[0].ServiceAccountToken.Audience; aud != p.audience {
+			res.Warnings = append(res.Warnings, fmt.Sprintf(
+				"pod identity not injected: the pod's %q volume requests a token for audience %q, not %q, which STS would refuse; remove the volume", p.volume, aud, p.audience))
+			return res
+		}
 		volumeExists = true
 	}
 
@@ -347,7 +352,7 @@ func tokenExpiration(pod *Pod, id Identity, opts Options, res *Result) int64 {
 		v, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
 		if err != nil {
 			res.Warnings = append(res.Warnings, fmt.Sprintf(
-				"annotation %s=%q is not a whole number of seconds; using %d", key, raw, seconds))
+				"annotation %s=%q is not a whole number of seconds; using %d", key, raw, ClampExpiration(seconds)))
 		} else {
 			seconds = v
 		}
