@@ -4,9 +4,11 @@
 // It exists for the webhook's hot path: an AdmissionReview is several
 // kilobytes of which the mutation reads a few dozen bytes, and a general
 // decoder spends most of its time validating and materialising the rest.
-// The scanner checks structure (brackets, quotes, separators) but not the
-// grammar of skipped numbers and literals; callers feed it documents the
-// API server produced and fall back to a full decoder for error messages.
+// The scanner checks the structure of what it reads (brackets, quotes,
+// separators) and that skipped brackets match, but not the separators
+// inside skipped values nor the grammar of numbers and literals: callers
+// feed it documents the API server produced, and fall back to a full
+// decoder, which explains what is wrong, whenever it reports an error.
 package jsonscan
 
 import (
@@ -231,20 +233,27 @@ func (s *Scanner) Skip() {
 	}
 }
 
-// skipComposite passes over an object or array by counting brackets outside
+// skipComposite passes over an object or array, matching brackets outside
 // strings.
 func (s *Scanner) skipComposite() {
-	depth := 0
+	var stack [32]byte
+	open := stack[:0]
 	for s.pos < len(s.data) {
-		switch s.data[s.pos] {
+		switch c := s.data[s.pos]; c {
 		case '"':
 			s.rawString()
 			continue
-		case '{', '[':
-			depth++
+		case '{':
+			open = append(open, '}')
+		case '[':
+			open = append(open, ']')
 		case '}', ']':
-			depth--
-			if depth == 0 {
+			if open[len(open)-1] != c {
+				s.fail("mismatched " + string(c))
+				return
+			}
+			open = open[:len(open)-1]
+			if len(open) == 0 {
 				s.pos++
 				return
 			}

@@ -55,7 +55,7 @@ func TestScannerReadsAndSkips(t *testing.T) {
 func TestScannerRejectsBrokenStructure(t *testing.T) {
 	for _, doc := range []string{
 		``, `{`, `{"a"}`, `{"a":"x" "b":"y"}`, `{"a":"x",}`, `{"a":"unterminated}`,
-		`{"a":{"b":[1,2}}`, `{"a":"x"} trailing`, `["not an object"]`, `{"a":}`,
+		`{"a":{"b":[1,2}}}`, `{"a":{"b":[1,2}}`, `{"a":"x"} trailing`, `["not an object"]`, `{"a":}`,
 	} {
 		if _, err := collect(doc); !errors.Is(err, ErrSyntax) {
 			t.Errorf("%q: err = %v, want ErrSyntax", doc, err)

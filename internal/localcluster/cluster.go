@@ -137,7 +137,7 @@ func (c *Cluster) start(bin string, opts Options) error {
 	if c.etcd, err = start(etcd, c.etcdLog); err != nil {
 		return fmt.Errorf("start etcd: %w", err)
 	}
-	if err := waitHTTP(http.DefaultClient, etcdURL+"/health", 30*time.Second); err != nil {
+	if err := waitHTTP(c.etcd, etcdURL+"/health", 30*time.Second); err != nil {
 		return fmt.Errorf("etcd not ready: %w", err)
 	}
 
@@ -291,10 +291,15 @@ func stop(p *process, grace time.Duration) {
 	}
 }
 
-func waitHTTP(client *http.Client, url string, timeout time.Duration) error {
+// waitHTTP waits for url to answer 200, while p is running.
+func waitHTTP(p *process, url string, timeout time.Duration) error {
+	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(timeout)
 	var last error
 	for time.Now().Before(deadline) {
+		if p.exited() {
+			return fmt.Errorf("exited before %s answered", url)
+		}
 		resp, err := client.Get(url)
 		if err == nil {
 			resp.Body.Close()

@@ -1,11 +1,12 @@
 package mutate
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/irsa-dev/irsa/internal/jsonscan"
 )
 
 // Pod is the part of a Pod the mutation decides on. Everything else in the
@@ -113,18 +114,10 @@ func decodeSelected(dec *jsontext.Decoder, suffixes ...string) (map[string]strin
 	return m, err
 }
 
-// hasSuffix reports whether the quoted JSON string raw ends in a suffix.
-// Names with escapes are unquoted first; the API server sends none here.
+// hasSuffix reports whether the quoted member name raw ends in a suffix.
 func hasSuffix(raw []byte, suffixes []string) bool {
-	if bytes.IndexByte(raw, '\\') >= 0 {
-		unquoted, err := jsontext.AppendUnquote(nil, raw)
-		if err != nil {
-			return false
-		}
-		raw = append(unquoted, '"')
-	}
 	for _, s := range suffixes {
-		if len(raw) > len(s) && string(raw[len(raw)-1-len(s):len(raw)-1]) == s {
+		if jsonscan.NameHasSuffix(raw, s) {
 			return true
 		}
 	}
@@ -167,17 +160,11 @@ var injectedEnv = []string{
 	EnvContainerCredentialsURI, EnvContainerAuthorizationFile,
 }
 
-// injectedName returns the injected variable name raw (quoted JSON) names.
+// injectedName returns the injected variable that raw (a quoted JSON
+// string) names, if it names one.
 func injectedName(raw []byte) (string, bool) {
-	if bytes.IndexByte(raw, '\\') >= 0 {
-		unquoted, err := jsontext.AppendUnquote(nil, raw)
-		if err != nil {
-			return "", false
-		}
-		raw = append(append([]byte{'"'}, unquoted...), '"')
-	}
 	for _, name := range injectedEnv {
-		if len(raw) == len(name)+2 && string(raw[1:len(raw)-1]) == name {
+		if jsonscan.NameIs(raw, name) {
 			return name, true
 		}
 	}
@@ -242,9 +229,10 @@ type TokenProjection struct {
 	Path              string `json:"path"`
 }
 
-// DecodeOptions are how a Pod is decoded: keys match case-sensitively and
-// the last of duplicate keys wins, as in the API server's own decoder, so
-// the pod decided on is the pod the patch applies to.
+// DecodeOptions are how a Pod is decoded: keys match case-sensitively, as
+// in the API server's own decoder. Duplicate keys are allowed because
+// checking costs time on every request and the API server, which
+// re-serialises every object, never sends any.
 var DecodeOptions = jsontext.AllowDuplicateNames(true)
 
 // DecodePod reads the parts of a Pod the mutation decides on from the JSON

@@ -54,6 +54,8 @@ func TestConfigMapMapping(t *testing.T) {
 		Data: map[string]string{"config": `{
 			"` + ns + `/exact": {"RoleARN": "arn:aws:iam::111122223333:role/exact"},
 			"*/anywhere": {"RoleARN": "arn:aws:iam::111122223333:role/wildcard"},
+			"` + ns + `/both": {"RoleARN": "arn:aws:iam::111122223333:role/both-exact"},
+			"*/both": {"RoleARN": "arn:aws:iam::111122223333:role/both-wildcard"},
 			"no-slash": {"RoleARN": "arn:aws:iam::111122223333:role/ignored"}
 		}`},
 	}
@@ -64,6 +66,7 @@ func TestConfigMapMapping(t *testing.T) {
 	register(t, wh.URL, wh.CA.CertPEM, admissionregistrationv1.Fail, ns)
 	createServiceAccount(t, ns, "exact", "")
 	createServiceAccount(t, ns, "anywhere", "")
+	createServiceAccount(t, ns, "both", "")
 
 	pod, err := cluster.Client.CoreV1().Pods(ns).Create(ctx, simplePod("exact", "exact"), metav1.CreateOptions{})
 	if err != nil {
@@ -75,6 +78,11 @@ func TestConfigMapMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertMutated(t, pod, "arn:aws:iam::111122223333:role/wildcard")
+	pod, err = cluster.Client.CoreV1().Pods(ns).Create(ctx, simplePod("both", "both"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertMutated(t, pod, "arn:aws:iam::111122223333:role/both-exact")
 
 	cm.Data["config"] = `{"` + ns + `/anywhere": {"RoleARN": "arn:aws:iam::111122223333:role/changed"}}`
 	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
@@ -124,7 +132,15 @@ func TestContainerCredentials(t *testing.T) {
 		t.Error("Pod Identity pod also got AWS_ROLE_ARN")
 	}
 	v := findVolume(pod, mutate.ContainerCredentialsVolumeName)
-	if v == nil || v.Projected.Sources[0].ServiceAccountToken.Audience != mutate.DefaultContainerCredentialsAudience {
-		t.Errorf("Pod Identity token volume: %s", toJSON(pod.Spec.Volumes))
+	if v == nil || v.Projected == nil || len(v.Projected.Sources) != 1 || v.Projected.Sources[0].ServiceAccountToken == nil ||
+		v.Projected.Sources[0].ServiceAccountToken.Audience != mutate.DefaultContainerCredentialsAudience {
+		t.Fatalf("Pod Identity token volume: %s", toJSON(pod.Spec.Volumes))
+	}
+	mounted := false
+	for _, m := range c.VolumeMounts {
+		mounted = mounted || (m.Name == mutate.ContainerCredentialsVolumeName && m.MountPath == mutate.DefaultContainerCredentialsMountPath && m.ReadOnly)
+	}
+	if !mounted {
+		t.Errorf("Pod Identity token not mounted read-only: %s", toJSON(c.VolumeMounts))
 	}
 }
