@@ -82,15 +82,23 @@ type Identity struct {
 
 // Options are the webhook-wide settings of the mutation.
 type Options struct {
+	// AnnotationPrefix prefixes the pod annotations read (skip-containers,
+	// token-expiration).
 	AnnotationPrefix string
-	Audience         string
-	MountPath        string
-	TokenExpiration  int64
+	// Audience is the token audience unless the identity names one.
+	Audience string
+	// MountPath is where containers find the token.
+	MountPath string
+	// TokenExpiration is the token lifetime in seconds unless the pod or the
+	// identity says otherwise.
+	TokenExpiration int64
 	// Region, when set, is injected as AWS_REGION and AWS_DEFAULT_REGION.
 	Region string
 	// RegionalSTS injects AWS_STS_REGIONAL_ENDPOINTS=regional by default.
 	RegionalSTS bool
 
+	// The Pod Identity (container credentials) token audience, endpoint and
+	// mount path.
 	ContainerCredentialsAudience  string
 	ContainerCredentialsFullURI   string
 	ContainerCredentialsMountPath string

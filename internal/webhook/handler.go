@@ -73,10 +73,14 @@ func (b *buffers) release() {
 // it cannot or should not mutate is allowed unchanged, with a warning when
 // the user should know why.
 type Handler struct {
+	// Resolver finds the identity of a pod's ServiceAccount.
 	Resolver *identity.Resolver
-	Options  mutate.Options
-	Metrics  *Metrics
-	Log      *slog.Logger
+	// Options are the mutation's settings.
+	Options mutate.Options
+	// Metrics count requests, mutations and problems.
+	Metrics *Metrics
+	// Log receives one line per problem; a pod mutated cleanly logs at debug.
+	Log *slog.Logger
 }
 
 // httpError is a request the handler cannot answer with an AdmissionReview.

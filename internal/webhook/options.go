@@ -20,6 +20,7 @@ import (
 // amazon-eks-pod-identity-webhook where it has one, so deployments can switch
 // without edits.
 type Options struct {
+	// Kubeconfig is the client configuration file; empty means in-cluster.
 	Kubeconfig string
 	// APIServer overrides the API server URL of the kubeconfig.
 	APIServer string
@@ -27,17 +28,24 @@ type Options struct {
 	// from files.
 	InCluster bool
 
-	BindAddress   string
-	Port          int
-	MetricsPort   int
-	TLSCert       string
-	TLSKey        string
+	// BindAddress is the address both servers listen on; empty means all.
+	BindAddress string
+	// Port serves /mutate over TLS.
+	Port int
+	// MetricsPort serves /metrics, /healthz and /readyz over plain HTTP.
+	MetricsPort int
+	// TLSCert and TLSKey are the serving certificate and key (PEM files).
+	TLSCert, TLSKey string
+	// TLSMinVersion is "1.2" or "1.3".
 	TLSMinVersion string
 	// CertReloadInterval is how often the certificate files are re-read.
 	CertReloadInterval time.Duration
 
-	Namespace                       string
-	WatchConfigMap                  bool
+	// Namespace holds the mapping ConfigMap.
+	Namespace string
+	// WatchConfigMap turns on the mapping ConfigMap.
+	WatchConfigMap bool
+	// WatchContainerCredentialsConfig is the Pod Identity association file.
 	WatchContainerCredentialsConfig string
 	// LookupGracePeriod bounds the direct API read of a ServiceAccount the
 	// cache has not seen yet; zero turns the read off.
@@ -48,9 +56,10 @@ type Options struct {
 	// ShutdownTimeout bounds the drain of in-flight requests.
 	ShutdownTimeout time.Duration
 
-	LogLevel  string
-	LogFormat string
+	// LogLevel is debug, info, warn or error; LogFormat is json or text.
+	LogLevel, LogFormat string
 
+	// Mutate are the mutation's settings.
 	Mutate mutate.Options
 }
 
