@@ -27,6 +27,7 @@ type Metrics struct {
 	warnings         prometheus.Counter
 	serviceAccounts  prometheus.GaugeFunc
 	certificateLoads *prometheus.CounterVec
+	handshakes       prometheus.Counter
 }
 
 // NewMetrics registers the webhook's metrics. cacheSize reports how many
@@ -64,12 +65,16 @@ func NewMetrics(cacheSize func() float64) *Metrics {
 			Help: "Serving certificate reloads by result: ok or error.",
 		}, []string{"result"}),
 	}
+	m.handshakes = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "irsa_webhook_tls_handshakes_total",
+		Help: "TLS handshakes that asked for the serving certificate (new connections from the API server).",
+	})
 	m.serviceAccounts = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "irsa_identity_cache_service_accounts",
 		Help: "ServiceAccounts known to the identity cache.",
 	}, cacheSize)
 	m.Registry.MustRegister(m.requests, m.duration, m.mutations, m.cacheMisses, m.invalid,
-		m.warnings, m.certificateLoads, m.serviceAccounts,
+		m.warnings, m.certificateLoads, m.handshakes, m.serviceAccounts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -40,6 +40,8 @@ type Options struct {
 	TLSMinVersion string
 	// CertReloadInterval is how often the certificate files are re-read.
 	CertReloadInterval time.Duration
+	// IdleTimeout closes kept-alive connections unused for this long.
+	IdleTimeout time.Duration
 
 	// Namespace holds the mapping ConfigMap.
 	Namespace string
@@ -73,6 +75,7 @@ func NewOptions() *Options {
 		TLSKey:             "/etc/webhook/certs/tls.key",
 		TLSMinVersion:      "1.2",
 		CertReloadInterval: 2 * time.Second,
+		IdleTimeout:        90 * time.Second,
 		Namespace:          "eks",
 		LookupGracePeriod:  2 * time.Second,
 		ShutdownDelay:      5 * time.Second,
@@ -95,6 +98,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.TLSKey, "tls-key", o.TLSKey, "serving key file (PEM), re-read when it changes")
 	fs.StringVar(&o.TLSMinVersion, "tls-min-version", o.TLSMinVersion, "minimum TLS version: 1.2 or 1.3")
 	fs.DurationVar(&o.CertReloadInterval, "tls-reload-interval", o.CertReloadInterval, "how often the certificate files are checked for changes")
+	fs.DurationVar(&o.IdleTimeout, "http-idle-timeout", o.IdleTimeout, "close kept-alive connections idle this long")
 	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "namespace of the mapping ConfigMap")
 	fs.BoolVar(&o.WatchConfigMap, "watch-config-map", o.WatchConfigMap, "map ServiceAccounts to roles with the ConfigMap "+`"pod-identity-webhook"`+" in --namespace")
 	fs.StringVar(&o.WatchContainerCredentialsConfig, "watch-container-credentials-config", o.WatchContainerCredentialsConfig, "Pod Identity association file, re-read every --tls-reload-interval; empty turns container credentials off")
@@ -174,6 +178,9 @@ func (o *Options) Validate() error {
 	}
 	if o.CertReloadInterval <= 0 {
 		bad("tls-reload-interval", "must be positive")
+	}
+	if o.IdleTimeout <= 0 {
+		bad("http-idle-timeout", "must be positive")
 	}
 	if o.WatchConfigMap {
 		if msgs := validation.IsDNS1123Label(o.Namespace); len(msgs) > 0 {

@@ -154,7 +154,7 @@ func TestOptionsFlags(t *testing.T) {
 	o.AddFlags(fs)
 	err := fs.Parse([]string{
 		"--kubeconfig=/k", "--in-cluster=false", "--bind-address=127.0.0.1", "--port=8443", "--metrics-port=8080",
-		"--tls-cert=/c", "--tls-key=/k.key", "--tls-min-version=1.3", "--tls-reload-interval=5s",
+		"--tls-cert=/c", "--tls-key=/k.key", "--tls-min-version=1.3", "--tls-reload-interval=5s", "--http-idle-timeout=1m",
 		"--namespace=irsa", "--watch-config-map", "--watch-container-credentials-config=/a.json",
 		"--service-account-lookup-grace-period=500ms", "--shutdown-delay=1s", "--shutdown-timeout=3s", "--kube-api=https://10.0.0.1:6443", "--log-level=debug", "--log-format=text",
 		"--annotation-prefix=sts.amazonaws.com", "--token-audience=aud", "--token-mount-path=/t", "--token-expiration=3600",
@@ -166,7 +166,7 @@ func TestOptionsFlags(t *testing.T) {
 	}
 	want := &Options{
 		Kubeconfig: "/k", InCluster: false, BindAddress: "127.0.0.1", Port: 8443, MetricsPort: 8080,
-		TLSCert: "/c", TLSKey: "/k.key", TLSMinVersion: "1.3", CertReloadInterval: 5 * time.Second,
+		TLSCert: "/c", TLSKey: "/k.key", TLSMinVersion: "1.3", CertReloadInterval: 5 * time.Second, IdleTimeout: time.Minute,
 		Namespace: "irsa", WatchConfigMap: true, WatchContainerCredentialsConfig: "/a.json",
 		LookupGracePeriod: 500 * time.Millisecond, ShutdownDelay: time.Second, ShutdownTimeout: 3 * time.Second, APIServer: "https://10.0.0.1:6443", LogLevel: "debug", LogFormat: "text",
 		Mutate: mutate.Options{

@@ -128,15 +128,18 @@ func Run(ctx context.Context, opts *Options, log *slog.Logger) error {
 	webhookMux.Handle("/mutate", handler)
 	health.register(webhookMux)
 	webhookServer := &http.Server{
-		Addr:              net.JoinHostPort(opts.BindAddress, strconv.Itoa(opts.Port)),
-		Handler:           webhookMux,
-		TLSConfig:         &tls.Config{MinVersion: minTLS, GetCertificate: certs.GetCertificate},
+		Addr:    net.JoinHostPort(opts.BindAddress, strconv.Itoa(opts.Port)),
+		Handler: webhookMux,
+		TLSConfig: &tls.Config{MinVersion: minTLS, GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			metrics.handshakes.Inc()
+			return certs.GetCertificate(hello)
+		}},
 		ReadHeaderTimeout: 10 * time.Second,
 		// The API server gives a webhook at most 30 seconds; a client
 		// slower than that is holding a connection, not admitting a pod.
 		ReadTimeout:  30 * time.Second,
 		WriteTimeout: 30 * time.Second,
-		IdleTimeout:  90 * time.Second,
+		IdleTimeout:  opts.IdleTimeout,
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	metricsMux := http.NewServeMux()

@@ -12,6 +12,8 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/irsa-dev/irsa/internal/webhook"
 )
 
 // TestServiceAccountCreatedWithPod is the race upstream loses: a pod created
@@ -63,15 +65,18 @@ func TestServiceAccountCreatedWithPod(t *testing.T) {
 
 // TestCertificateRotation rotates the serving certificate on disk while pods
 // are being created; with failurePolicy Fail any failed handshake would
-// reject a pod.
+// reject a pod. A short idle timeout makes the API server open a new
+// connection, and so shake hands with the current certificate, for
+// almost every pod.
 func TestCertificateRotation(t *testing.T) {
 	ns := newNamespace(t)
-	wh := startWebhook(t, nil)
+	wh := startWebhook(t, func(o *webhook.Options) { o.IdleTimeout = 10 * time.Millisecond })
 	register(t, wh.URL, wh.CA.CertPEM, admissionregistrationv1.Fail, ns)
 	createServiceAccount(t, ns, "app", testRole)
 	ctx := context.Background()
 
 	loadsBefore := wh.metric(t, "irsa_webhook_certificate_loads_total", `result="ok"`)
+	handshakesBefore := wh.metric(t, "irsa_webhook_tls_handshakes_total")
 	stop := make(chan struct{})
 	rotated := make(chan int)
 	go func() {
@@ -97,15 +102,16 @@ func TestCertificateRotation(t *testing.T) {
 			continue
 		}
 		assertMutated(t, pod, testRole)
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(40 * time.Millisecond)
 	}
 	close(stop)
 	n := <-rotated
 	loads := wh.metric(t, "irsa_webhook_certificate_loads_total", `result="ok"`) - loadsBefore
-	if n < 3 || loads < 2 {
-		t.Errorf("rotation not exercised: %d rotations written, %v loads seen", n, loads)
+	handshakes := wh.metric(t, "irsa_webhook_tls_handshakes_total") - handshakesBefore
+	if n < 3 || loads < 2 || handshakes <= loads {
+		t.Errorf("rotation not exercised: %d rotations written, %v loads, %v handshakes", n, loads, handshakes)
 	}
-	t.Logf("%d rotations written, %v certificate loads", n, loads)
+	t.Logf("%d rotations written, %v certificate loads, %v handshakes", n, loads, handshakes)
 }
 
 // TestWebhookDown shows what each failure policy does when the webhook is
