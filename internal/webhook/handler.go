@@ -11,7 +11,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/go-json-experiment/json"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/irsa-dev/irsa/internal/identity"
@@ -133,13 +132,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		outcome = h.admit(r.Context(), in.Request, resp, buf)
 	}()
 
-	if err := json.MarshalWrite(&buf.out, &reviewResponse{APIVersion: in.APIVersion, Kind: "AdmissionReview", Response: resp}); err != nil {
-		outcome = outcomeError
-		http.Error(w, "encode response: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
+	buf.out.Write(appendReview(buf.out.AvailableBuffer(), in.APIVersion, resp))
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(buf.out.Bytes())
+}
+
+// isJSON reports whether a Content-Type is application/json, with or
+// without parameters; the API server sends it bare.
+func isJSON(contentType string) bool {
+	if contentType == "application/json" {
+		return true
+	}
+	ct, _, err := mime.ParseMediaType(contentType)
+	return err == nil && ct == "application/json"
 }
 
 // read checks the transport and decodes the AdmissionReview envelope.
@@ -147,7 +152,7 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, body *bytes.Buffe
 	if r.Method != http.MethodPost {
 		return nil, &httpError{http.StatusMethodNotAllowed, "use POST"}
 	}
-	if ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || ct != "application/json" {
+	if !isJSON(r.Header.Get("Content-Type")) {
 		return nil, &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q: want application/json", r.Header.Get("Content-Type"))}
 	}
 	// The announced length sizes the buffer only up to a typical pod, so a

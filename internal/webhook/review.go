@@ -1,6 +1,9 @@
 package webhook
 
 import (
+	"encoding/base64"
+	"strconv"
+
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	"k8s.io/apimachinery/pkg/types"
@@ -44,21 +47,45 @@ type rawReview struct {
 	} `json:"request"`
 }
 
-// reviewResponse is the AdmissionReview the handler answers with.
-type reviewResponse struct {
-	APIVersion string    `json:"apiVersion"`
-	Kind       string    `json:"kind"`
-	Response   *response `json:"response"`
-}
-
 // response is admission.k8s.io AdmissionResponse, the fields this webhook
-// sets; Patch is base64-encoded as the API expects.
+// sets, written by appendReview; Patch is base64-encoded as the API expects.
 type response struct {
 	UID       types.UID `json:"uid"`
 	Allowed   bool      `json:"allowed"`
 	PatchType string    `json:"patchType,omitempty"`
 	Patch     []byte    `json:"patch,omitempty"`
 	Warnings  []string  `json:"warnings,omitempty"`
+}
+
+// appendReview appends the AdmissionReview answering with resp, written
+// directly since it is written for every request (a test holds it to the
+// JSON encoder's output).
+func appendReview(dst []byte, apiVersion string, resp *response) []byte {
+	dst = append(dst, `{"apiVersion":`...)
+	dst, _ = jsontext.AppendQuote(dst, apiVersion)
+	dst = append(dst, `,"kind":"AdmissionReview","response":{"uid":`...)
+	dst, _ = jsontext.AppendQuote(dst, string(resp.UID))
+	dst = strconv.AppendBool(append(dst, `,"allowed":`...), resp.Allowed)
+	if resp.PatchType != "" {
+		dst = append(dst, `,"patchType":`...)
+		dst, _ = jsontext.AppendQuote(dst, resp.PatchType)
+	}
+	if len(resp.Patch) > 0 {
+		dst = append(dst, `,"patch":"`...)
+		dst = base64.StdEncoding.AppendEncode(dst, resp.Patch)
+		dst = append(dst, '"')
+	}
+	if len(resp.Warnings) > 0 {
+		dst = append(dst, `,"warnings":[`...)
+		for i, w := range resp.Warnings {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst, _ = jsontext.AppendQuote(dst, w)
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, "}}"...)
 }
 
 // scanReviewSafely is scanReview, with a panic in the scanner taken as

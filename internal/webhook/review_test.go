@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 )
 
@@ -39,4 +40,30 @@ func FuzzScanReview(f *testing.F) {
 			t.Fatalf("scanner read\n%#v\ndecoder read\n%#v\nfrom %s", got, want, body)
 		}
 	})
+}
+
+// reviewResponse is the AdmissionReview an answer stands for.
+type reviewResponse struct {
+	APIVersion string    `json:"apiVersion"`
+	Kind       string    `json:"kind"`
+	Response   *response `json:"response"`
+}
+
+// appendReview writes what the JSON encoder writes for the same answer.
+func TestAppendReviewMatchesJSON(t *testing.T) {
+	for _, resp := range []*response{
+		{UID: "u-1", Allowed: true},
+		{UID: `u"2\`, Allowed: true, PatchType: "JSONPatch", Patch: []byte(`[{"op":"add","path":"/spec/volumes/-","value":{}}]`)},
+		{UID: "u-3", Allowed: true, Warnings: []string{`irsa: "quoted" <tag> & é`, "second"}},
+	} {
+		for _, v := range []string{admissionV1, admissionV1beta1} {
+			want, err := json.Marshal(&reviewResponse{APIVersion: v, Kind: "AdmissionReview", Response: resp})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := appendReview(nil, v, resp); string(got) != string(want) {
+				t.Errorf("appendReview wrote\n%s\nthe JSON encoder\n%s", got, want)
+			}
+		}
+	}
 }
