@@ -40,6 +40,8 @@ type optionsFile struct {
 	ContainerCredentialsAudience  string `json:"containerCredentialsAudience"`
 	ContainerCredentialsFullURI   string `json:"containerCredentialsFullURI"`
 	ContainerCredentialsMountPath string `json:"containerCredentialsMountPath"`
+	ContainerCredentialsVolume    string `json:"containerCredentialsVolume"`
+	ContainerCredentialsTokenFile string `json:"containerCredentialsTokenFile"`
 }
 
 // goldenCase is one testdata/<case> folder.

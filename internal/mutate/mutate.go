@@ -46,8 +46,8 @@ const (
 	DefaultContainerCredentialsAudience  = "pods.eks.amazonaws.com"
 	DefaultContainerCredentialsFullURI   = "http://169.254.170.23/v1/credentials"
 	DefaultContainerCredentialsMountPath = "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount"
-	ContainerCredentialsVolumeName       = "eks-pod-identity-token"
-	ContainerCredentialsTokenFile        = "eks-pod-identity-token"
+	DefaultContainerCredentialsVolume    = "eks-pod-identity-token"
+	DefaultContainerCredentialsTokenFile = "eks-pod-identity-token"
 
 	// SkipLabel on a pod opts it out; the shipped objectSelector uses it too.
 	SkipLabel = "eks.amazonaws.com/skip-pod-identity-webhook"
@@ -97,11 +97,13 @@ type Options struct {
 	// RegionalSTS injects AWS_STS_REGIONAL_ENDPOINTS=regional by default.
 	RegionalSTS bool
 
-	// The Pod Identity (container credentials) token audience, endpoint and
-	// mount path.
+	// The Pod Identity (container credentials) token audience, endpoint,
+	// mount path, volume name and token file name.
 	ContainerCredentialsAudience  string
 	ContainerCredentialsFullURI   string
 	ContainerCredentialsMountPath string
+	ContainerCredentialsVolume    string
+	ContainerCredentialsTokenFile string
 }
 
 // DefaultOptions returns the options of an unconfigured webhook.
@@ -114,6 +116,8 @@ func DefaultOptions() Options {
 		ContainerCredentialsAudience:  DefaultContainerCredentialsAudience,
 		ContainerCredentialsFullURI:   DefaultContainerCredentialsFullURI,
 		ContainerCredentialsMountPath: DefaultContainerCredentialsMountPath,
+		ContainerCredentialsVolume:    DefaultContainerCredentialsVolume,
+		ContainerCredentialsTokenFile: DefaultContainerCredentialsTokenFile,
 	}
 }
 
@@ -306,9 +310,9 @@ func newPlan(pod *Pod, id Identity, opts Options, res *Result) plan {
 	var p plan
 	if id.Mode == ModeContainerCredentials {
 		p = plan{
-			volume:    ContainerCredentialsVolumeName,
+			volume:    opts.ContainerCredentialsVolume,
 			mountPath: opts.ContainerCredentialsMountPath,
-			tokenFile: ContainerCredentialsTokenFile,
+			tokenFile: opts.ContainerCredentialsTokenFile,
 			audience:  opts.ContainerCredentialsAudience,
 		}
 		p.expiration = tokenExpiration(pod, id, opts, res)

@@ -173,7 +173,7 @@ func TestTokenPath(t *testing.T) {
 		{DefaultMountPath, TokenFile, false, "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"},
 		{DefaultMountPath + "/", TokenFile, false, "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"},
 		{DefaultMountPath, TokenFile, true, `C:\var\run\secrets\eks.amazonaws.com\serviceaccount\token`},
-		{DefaultContainerCredentialsMountPath, ContainerCredentialsTokenFile, true, `C:\var\run\secrets\pods.eks.amazonaws.com\serviceaccount\eks-pod-identity-token`},
+		{DefaultContainerCredentialsMountPath, DefaultContainerCredentialsTokenFile, true, `C:\var\run\secrets\pods.eks.amazonaws.com\serviceaccount\eks-pod-identity-token`},
 		{"/", TokenFile, false, "/token"},
 	} {
 		if got := tokenPath(tc.mountPath, tc.file, tc.windows); got != tc.want {

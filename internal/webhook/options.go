@@ -118,6 +118,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&m.ContainerCredentialsAudience, "container-credentials-audience", m.ContainerCredentialsAudience, "token audience in Pod Identity mode")
 	fs.StringVar(&m.ContainerCredentialsMountPath, "container-credentials-token-mount-path", m.ContainerCredentialsMountPath, "token mount path in Pod Identity mode")
 	fs.StringVar(&m.ContainerCredentialsFullURI, "container-credentials-full-uri", m.ContainerCredentialsFullURI, "credentials endpoint in Pod Identity mode")
+	fs.StringVar(&m.ContainerCredentialsVolume, "container-credentials-token-volume-name", m.ContainerCredentialsVolume, "token volume name in Pod Identity mode")
+	fs.StringVar(&m.ContainerCredentialsTokenFile, "container-credentials-token-path", m.ContainerCredentialsTokenFile, "token file name, inside the mount path, in Pod Identity mode")
 	addCompatibilityFlags(fs)
 }
 
@@ -224,6 +226,12 @@ func (o *Options) Validate() error {
 	}
 	if m.TokenExpiration > mutate.MaxTokenExpiration {
 		bad("token-expiration", "%d is above the maximum of %d seconds", m.TokenExpiration, mutate.MaxTokenExpiration)
+	}
+	for _, msg := range validation.IsDNS1123Label(m.ContainerCredentialsVolume) {
+		bad("container-credentials-token-volume-name", "%q: %s", m.ContainerCredentialsVolume, msg)
+	}
+	if f := m.ContainerCredentialsTokenFile; f == "" || strings.ContainsAny(f, "/\\") || f == "." || f == ".." {
+		bad("container-credentials-token-path", "%q must be a file name", f)
 	}
 	if m.ContainerCredentialsAudience == "" {
 		bad("container-credentials-audience", "is required")

@@ -68,6 +68,10 @@ func TestOptionsValidate(t *testing.T) {
 			want: `--token-mount-path: "/var/run/token/" must be a clean absolute path`},
 		{name: "mount path not UTF-8", modify: func(o *Options) { o.Mutate.MountPath = "/var/\xf8" },
 			want: `--token-mount-path: "/var/\xf8" must be a clean absolute path`},
+		{name: "container credentials volume name", modify: func(o *Options) { o.Mutate.ContainerCredentialsVolume = "Pod_Token" },
+			want: `--container-credentials-token-volume-name: "Pod_Token": `, prefix: true},
+		{name: "container credentials token path with a directory", modify: func(o *Options) { o.Mutate.ContainerCredentialsTokenFile = "a/token" },
+			want: `--container-credentials-token-path: "a/token" must be a file name`},
 		{name: "empty container credentials mount path", modify: func(o *Options) { o.Mutate.ContainerCredentialsMountPath = "" },
 			want: `--container-credentials-token-mount-path: "" must be a clean absolute path`},
 		{name: "expiration below minimum", modify: func(o *Options) { o.Mutate.TokenExpiration = 599 },
@@ -160,6 +164,7 @@ func TestOptionsFlags(t *testing.T) {
 		"--annotation-prefix=sts.amazonaws.com", "--token-audience=aud", "--token-mount-path=/t", "--token-expiration=3600",
 		"--aws-default-region=us-gov-west-1", "--sts-regional-endpoint", "--container-credentials-audience=pods",
 		"--container-credentials-token-mount-path=/p", "--container-credentials-full-uri=http://127.0.0.1/creds",
+		"--container-credentials-token-volume-name=pod-token", "--container-credentials-token-path=jwt",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -173,6 +178,7 @@ func TestOptionsFlags(t *testing.T) {
 			AnnotationPrefix: "sts.amazonaws.com", Audience: "aud", MountPath: "/t", TokenExpiration: 3600,
 			Region: "us-gov-west-1", RegionalSTS: true, ContainerCredentialsAudience: "pods",
 			ContainerCredentialsMountPath: "/p", ContainerCredentialsFullURI: "http://127.0.0.1/creds",
+			ContainerCredentialsVolume: "pod-token", ContainerCredentialsTokenFile: "jwt",
 		},
 	}
 	if *o != *want {

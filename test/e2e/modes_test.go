@@ -125,20 +125,20 @@ func TestContainerCredentials(t *testing.T) {
 	if got := envValue(c, mutate.EnvContainerCredentialsURI); got != mutate.DefaultContainerCredentialsFullURI {
 		t.Errorf("%s = %q", mutate.EnvContainerCredentialsURI, got)
 	}
-	if got := envValue(c, mutate.EnvContainerAuthorizationFile); got != mutate.DefaultContainerCredentialsMountPath+"/"+mutate.ContainerCredentialsTokenFile {
+	if got := envValue(c, mutate.EnvContainerAuthorizationFile); got != mutate.DefaultContainerCredentialsMountPath+"/"+mutate.DefaultContainerCredentialsTokenFile {
 		t.Errorf("%s = %q", mutate.EnvContainerAuthorizationFile, got)
 	}
 	if hasEnv(c, mutate.EnvRoleARN) {
 		t.Error("Pod Identity pod also got AWS_ROLE_ARN")
 	}
-	v := findVolume(pod, mutate.ContainerCredentialsVolumeName)
+	v := findVolume(pod, mutate.DefaultContainerCredentialsVolume)
 	if v == nil || v.Projected == nil || len(v.Projected.Sources) != 1 || v.Projected.Sources[0].ServiceAccountToken == nil ||
 		v.Projected.Sources[0].ServiceAccountToken.Audience != mutate.DefaultContainerCredentialsAudience {
 		t.Fatalf("Pod Identity token volume: %s", toJSON(pod.Spec.Volumes))
 	}
 	mounted := false
 	for _, m := range c.VolumeMounts {
-		mounted = mounted || (m.Name == mutate.ContainerCredentialsVolumeName && m.MountPath == mutate.DefaultContainerCredentialsMountPath && m.ReadOnly)
+		mounted = mounted || (m.Name == mutate.DefaultContainerCredentialsVolume && m.MountPath == mutate.DefaultContainerCredentialsMountPath && m.ReadOnly)
 	}
 	if !mounted {
 		t.Errorf("Pod Identity token not mounted read-only: %s", toJSON(c.VolumeMounts))
