@@ -58,6 +58,10 @@ type Options struct {
 	// ShutdownTimeout bounds the drain of in-flight requests.
 	ShutdownTimeout time.Duration
 
+	// ComposeRoleARN is upstream's bare-role-name mode, refused with a
+	// reason rather than as an unknown flag.
+	ComposeRoleARN bool
+
 	// LogLevel is debug, info, warn or error; LogFormat is json or text.
 	LogLevel, LogFormat string
 
@@ -105,6 +109,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.LookupGracePeriod, "service-account-lookup-grace-period", o.LookupGracePeriod, "time allowed to read a ServiceAccount the cache has not seen yet; 0 turns the read off")
 	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", o.ShutdownDelay, "time to keep serving, not ready, after SIGTERM while the endpoint is removed")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "time allowed for in-flight requests to finish on shutdown")
+	fs.BoolVar(&o.ComposeRoleARN, "compose-role-arn", o.ComposeRoleARN, "not supported: annotate full role ARNs")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&o.LogFormat, "log-format", o.LogFormat, "json or text")
 
@@ -191,6 +196,9 @@ func (o *Options) Validate() error {
 	}
 	if o.LookupGracePeriod < 0 {
 		bad("service-account-lookup-grace-period", "must not be negative")
+	}
+	if o.ComposeRoleARN {
+		bad("compose-role-arn", "not supported: annotate ServiceAccounts with full role ARNs (arn:PARTITION:iam::ACCOUNT:role/NAME)")
 	}
 	if o.ShutdownDelay < 0 {
 		bad("shutdown-delay", "must not be negative")

@@ -53,6 +53,8 @@ func TestOptionsValidate(t *testing.T) {
 			want: `--namespace: "": `, prefix: true},
 		{name: "negative grace period", modify: func(o *Options) { o.LookupGracePeriod = -time.Second },
 			want: "--service-account-lookup-grace-period: must not be negative"},
+		{name: "compose role ARN", modify: func(o *Options) { o.ComposeRoleARN = true },
+			want: "--compose-role-arn: not supported: annotate ServiceAccounts with full role ARNs (arn:PARTITION:iam::ACCOUNT:role/NAME)"},
 		{name: "negative shutdown delay", modify: func(o *Options) { o.ShutdownDelay = -time.Second }, want: "--shutdown-delay: must not be negative"},
 		{name: "negative shutdown timeout", modify: func(o *Options) { o.ShutdownTimeout = -time.Second }, want: "--shutdown-timeout: must not be negative"},
 		{name: "log level", modify: func(o *Options) { o.LogLevel = "verbose" }, want: `--log-level: "verbose": want debug, info, warn or error`},
