@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -169,15 +170,11 @@ func (s *Scanner) String() string {
 	if s.err != nil {
 		return ""
 	}
-	if bytes.IndexByte(raw, '\\') < 0 {
-		return string(raw[1 : len(raw)-1])
-	}
-	out, err := jsontext.AppendUnquote(nil, raw)
-	if err != nil {
+	out, ok := unquote(raw)
+	if !ok {
 		s.fail("bad string escape")
-		return ""
 	}
-	return string(out)
+	return out
 }
 
 // AtString reports whether the next value is a string.
@@ -299,29 +296,37 @@ func NameIs(raw []byte, want string) bool {
 	if bytes.IndexByte(raw, '\\') < 0 {
 		return false
 	}
-	unquoted, err := jsontext.AppendUnquote(nil, raw)
-	return err == nil && string(unquoted) == want
+	unquoted, ok := unquote(raw)
+	return ok && unquoted == want
 }
 
 // NameHasSuffix reports whether the quoted member name raw ends in suffix.
 func NameHasSuffix(raw []byte, suffix string) bool {
 	if bytes.IndexByte(raw, '\\') >= 0 {
-		unquoted, err := jsontext.AppendUnquote(nil, raw)
-		return err == nil && bytes.HasSuffix(unquoted, []byte(suffix))
+		unquoted, ok := unquote(raw)
+		return ok && strings.HasSuffix(unquoted, suffix)
 	}
 	return len(raw) >= len(suffix)+2 && string(raw[len(raw)-1-len(suffix):len(raw)-1]) == suffix
 }
 
-// Unquote returns a member name without its quotes and escapes.
+// Unquote returns a member name without its quotes and escapes; "" if an
+// escape is invalid.
 func Unquote(raw []byte) string {
+	out, _ := unquote(raw)
+	return out
+}
+
+// unquote returns the quoted JSON string raw without its quotes and
+// escapes, copying only what it must; ok is false for an invalid escape.
+func unquote(raw []byte) (string, bool) {
 	if bytes.IndexByte(raw, '\\') < 0 {
-		return string(raw[1 : len(raw)-1])
+		return string(raw[1 : len(raw)-1]), true
 	}
 	out, err := jsontext.AppendUnquote(nil, raw)
 	if err != nil {
-		return ""
+		return "", false
 	}
-	return string(out)
+	return string(out), true
 }
 
 // Int64 reads an integer; null reads as 0.

@@ -259,22 +259,14 @@ func scanSelected(s *jsonscan.Scanner, suffixes []string) map[string]string {
 	}
 	var m map[string]string
 	for s.Next() {
-		name := s.Name()
-		kept := false
-		for _, suffix := range suffixes {
-			if jsonscan.NameHasSuffix(name, suffix) {
-				if m == nil {
-					m = map[string]string{}
-				}
-				key := jsonscan.Unquote(name)
-				m[key] = s.String()
-				kept = true
-				break
-			}
-		}
-		if !kept {
+		if !hasSuffix(s.Name(), suffixes) {
 			s.Skip()
+			continue
 		}
+		if m == nil {
+			m = map[string]string{}
+		}
+		m[jsonscan.Unquote(s.Name())] = s.String()
 	}
 	return m
 }
