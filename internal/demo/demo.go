@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -277,32 +276,15 @@ func runWebhook(ctx context.Context, kubeconfig, dir string) (*runningWebhook, e
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- webhook.Run(ctx, opts, opts.NewLogger(logFile)) }()
-	w := &runningWebhook{
+	running, err := webhook.Start(ctx, opts, opts.NewLogger(logFile), 30*time.Second)
+	if err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("%w (log: %s)", err, logFile.Name())
+	}
+	return &runningWebhook{
 		url:        fmt.Sprintf("https://127.0.0.1:%d/mutate", opts.Port),
 		metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", opts.MetricsPort),
 		caPEM:      ca.CertPEM,
-		stop:       func() { cancel(); <-done; logFile.Close() },
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-done:
-			logFile.Close()
-			return nil, fmt.Errorf("webhook exited: %v (log: %s)", err, logFile.Name())
-		default:
-		}
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", opts.MetricsPort))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return w, nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	w.stop()
-	return nil, fmt.Errorf("webhook not ready after 30s (log: %s)", logFile.Name())
+		stop:       func() { _ = running.Stop(); logFile.Close() },
+	}, nil
 }

@@ -250,7 +250,6 @@ func Inject(pod *Pod, id Identity, opts Options) Result {
 		return res
 	}
 	p := newPlan(pod, id, opts, &res)
-	p.encode()
 
 	volumeExists := false
 	for _, v := range pod.Spec.Volumes {
@@ -270,6 +269,7 @@ func Inject(pod *Pod, id Identity, opts Options) Result {
 		volumeExists = true
 	}
 
+	p.encode()
 	// Each container gets at most a mount and its variables, plus the volume.
 	res.Patch = make([]Op, 0, 2*(len(pod.Spec.InitContainers)+len(pod.Spec.Containers))+1)
 	skip := skippedContainers(pod.Metadata.Annotations[opts.AnnotationPrefix+"/"+annotationSkipContainers])

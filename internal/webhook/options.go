@@ -132,30 +132,26 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 // meaning here, so an existing Deployment starts unchanged; using one
 // prints why it is ignored.
 func addCompatibilityFlags(fs *pflag.FlagSet) {
-	fs.String("service-name", "", "")
-	fs.String("tls-secret", "", "")
-	fs.Duration("resync-period", 0, "")
-	fs.Bool("enable-debugging-handlers", false, "")
-	fs.Bool("logtostderr", true, "")
-	fs.Bool("alsologtostderr", false, "")
-	fs.IntP("v", "v", 0, "")
-	fs.String("stderrthreshold", "", "")
-	fs.String("vmodule", "", "")
-	fs.String("log_dir", "", "")
-	fs.String("log_file", "", "")
-	for _, f := range []struct{ name, why string }{
-		{"service-name", "it named certificate signing requests; certificates come from --tls-cert and --tls-key"},
-		{"tls-secret", "certificates come from --tls-cert and --tls-key"},
-		{"resync-period", "the ServiceAccount cache is kept current by its watch"},
-		{"enable-debugging-handlers", "see /metrics on --metrics-port"},
-		{"logtostderr", "logs always go to standard error"},
-		{"alsologtostderr", "logs always go to standard error"},
-		{"v", "use --log-level"},
-		{"stderrthreshold", "logs always go to standard error"},
-		{"vmodule", "use --log-level"},
-		{"log_dir", "logs always go to standard error"},
-		{"log_file", "logs always go to standard error"},
+	text := func(name string) { fs.String(name, "", "") }
+	toggle := func(name string) { fs.Bool(name, false, "") }
+	for _, f := range []struct {
+		name   string
+		define func(name string)
+		why    string
+	}{
+		{"service-name", text, "it named certificate signing requests; certificates come from --tls-cert and --tls-key"},
+		{"tls-secret", text, "certificates come from --tls-cert and --tls-key"},
+		{"resync-period", func(n string) { fs.Duration(n, 0, "") }, "the ServiceAccount cache is kept current by its watch"},
+		{"enable-debugging-handlers", toggle, "see /metrics on --metrics-port"},
+		{"logtostderr", toggle, "logs always go to standard error"},
+		{"alsologtostderr", toggle, "logs always go to standard error"},
+		{"v", func(n string) { fs.IntP(n, n, 0, "") }, "use --log-level"},
+		{"stderrthreshold", text, "logs always go to standard error"},
+		{"vmodule", text, "use --log-level"},
+		{"log_dir", text, "logs always go to standard error"},
+		{"log_file", text, "logs always go to standard error"},
 	} {
+		f.define(f.name)
 		_ = fs.MarkDeprecated(f.name, "ignored: "+f.why)
 	}
 }

@@ -68,15 +68,15 @@ func startWebhook(t *testing.T, configure func(*webhook.Options)) *runningWebhoo
 	w.URL = fmt.Sprintf("https://127.0.0.1:%d/mutate", opts.Port)
 	w.MetricsURL = fmt.Sprintf("http://127.0.0.1:%d", opts.MetricsPort)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	log := slog.New(slog.NewJSONHandler(io.MultiWriter(w.Logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	go func() { done <- webhook.Run(ctx, opts, log) }()
+	log := slog.New(slog.NewJSONHandler(w.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	running, err := webhook.Start(context.Background(), opts, log, 30*time.Second)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, w.Logs.String())
+	}
 	var once sync.Once
 	w.stop = func() {
 		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
+			if err := running.Stop(); err != nil {
 				t.Errorf("webhook exited with error: %v", err)
 			}
 		})
@@ -87,27 +87,7 @@ func startWebhook(t *testing.T, configure func(*webhook.Options)) *runningWebhoo
 			t.Logf("webhook log:\n%s", w.Logs.String())
 		}
 	})
-
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(w.MetricsURL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return w
-			}
-		}
-		select {
-		case err := <-done:
-			done <- err // for the cleanup's stop
-			t.Fatalf("webhook exited before ready: %v\n%s", err, w.Logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("webhook not ready after 30s\n%s", w.Logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return w
 }
 
 // metric returns the sum of a counter's samples whose labels contain every

@@ -121,11 +121,7 @@ func TestWebhookDown(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("Ignore", func(t *testing.T) {
-		ns := newNamespace(t)
-		wh := startWebhook(t, nil)
-		register(t, wh.URL, wh.CA.CertPEM, admissionregistrationv1.Ignore, ns)
-		createServiceAccount(t, ns, "app", testRole)
-		wh.stop()
+		ns := registeredThenStopped(t, admissionregistrationv1.Ignore)
 
 		before := apiserverMetric(t, "apiserver_admission_webhook_fail_open_count", `name="pod-identity.irsa.dev"`)
 		pod, err := cluster.Client.CoreV1().Pods(ns).Create(ctx, simplePod("app", "app"), metav1.CreateOptions{})
@@ -138,11 +134,7 @@ func TestWebhookDown(t *testing.T) {
 		}
 	})
 	t.Run("Fail", func(t *testing.T) {
-		ns := newNamespace(t)
-		wh := startWebhook(t, nil)
-		register(t, wh.URL, wh.CA.CertPEM, admissionregistrationv1.Fail, ns)
-		createServiceAccount(t, ns, "app", testRole)
-		wh.stop()
+		ns := registeredThenStopped(t, admissionregistrationv1.Fail)
 
 		_, err := cluster.Client.CoreV1().Pods(ns).Create(ctx, simplePod("app", "app"), metav1.CreateOptions{})
 		if err == nil {
@@ -152,6 +144,19 @@ func TestWebhookDown(t *testing.T) {
 			t.Errorf("rejection does not name the webhook: %v", msg)
 		}
 	})
+}
+
+// registeredThenStopped registers a webhook with policy for a fresh
+// namespace holding an annotated ServiceAccount "app", then stops the
+// webhook; it returns the namespace.
+func registeredThenStopped(t *testing.T, policy admissionregistrationv1.FailurePolicyType) string {
+	t.Helper()
+	ns := newNamespace(t)
+	wh := startWebhook(t, nil)
+	register(t, wh.URL, wh.CA.CertPEM, policy, ns)
+	createServiceAccount(t, ns, "app", testRole)
+	wh.stop()
+	return ns
 }
 
 func apiserverMetric(t *testing.T, name string, labels ...string) float64 {
