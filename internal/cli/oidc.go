@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -23,18 +22,19 @@ func NewOIDCCommand() *cobra.Command {
 }
 
 func newOIDCKeysCommand() *cobra.Command {
-	var files []string
+	var src keySource
 	var opts oidc.KeySetOptions
 	cmd := &cobra.Command{
-		Use:   "keys --public-key FILE [--public-key FILE ...]",
+		Use:   "keys (--public-key FILE ... | --from-cluster)",
 		Short: "Print the JSON Web Key Set (keys.json) for the ServiceAccount signing keys",
 		Long: `Print the JSON Web Key Set that publishes the cluster's ServiceAccount signing
 keys, with key ids exactly as kube-apiserver computes them. Give every current
 and next key, so tokens keep verifying through a rotation. Files may hold
-public keys, certificates or private keys (RSA or ECDSA), in PEM.`,
+public keys, certificates or private keys (RSA or ECDSA), in PEM.
+--from-cluster reads the keys the live cluster serves instead (or as well).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			keys, err := readKeyFiles(files)
+			keys, err := src.load(cmd.Context(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -45,28 +45,27 @@ public keys, certificates or private keys (RSA or ECDSA), in PEM.`,
 			return printJSON(cmd.OutOrStdout(), set)
 		},
 	}
-	cmd.Flags().StringArrayVar(&files, "public-key", nil, "PEM file with signing keys (repeatable)")
+	src.addFlags(cmd.Flags())
 	cmd.Flags().BoolVar(&opts.LegacyEmptyKeyID, "legacy-empty-kid", false, `also publish each key with "kid": "", for tokens from Kubernetes before 1.16`)
-	_ = cmd.MarkFlagRequired("public-key")
 	return cmd
 }
 
 func newOIDCDiscoveryCommand() *cobra.Command {
 	var issuer string
-	var files []string
+	var src keySource
 	cmd := &cobra.Command{
-		Use:   "discovery --issuer URL [--public-key FILE ...]",
+		Use:   "discovery --issuer URL [--public-key FILE ... | --from-cluster]",
 		Short: "Print the discovery document (.well-known/openid-configuration)",
 		Long: `Print the OpenID discovery document for the issuer. The issuer must be https,
 without a port, query, fragment or trailing slash: AWS compares it byte for byte
 with the tokens' iss, the IAM identity provider and trust policies. The signing
-algorithms listed come from --public-key (RS256 without one).`,
+algorithms listed come from the keys (RS256 without any).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var keys []crypto.PublicKey
-			if len(files) > 0 {
+			if len(src.files) > 0 || src.fromCluster {
 				var err error
-				if keys, err = readKeyFiles(files); err != nil {
+				if keys, err = src.load(cmd.Context(), cmd.ErrOrStderr()); err != nil {
 					return err
 				}
 			}
@@ -78,25 +77,9 @@ algorithms listed come from --public-key (RS256 without one).`,
 		},
 	}
 	cmd.Flags().StringVar(&issuer, "issuer", "", "issuer URL, as in --service-account-issuer")
-	cmd.Flags().StringArrayVar(&files, "public-key", nil, "PEM file with signing keys (repeatable)")
+	src.addFlags(cmd.Flags())
 	_ = cmd.MarkFlagRequired("issuer")
 	return cmd
-}
-
-func readKeyFiles(files []string) ([]crypto.PublicKey, error) {
-	var keys []crypto.PublicKey
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("--public-key: %w", err)
-		}
-		k, err := oidc.ParsePublicKeys(data)
-		if err != nil {
-			return nil, fmt.Errorf("--public-key %s: %w", f, err)
-		}
-		keys = append(keys, k...)
-	}
-	return keys, nil
 }
 
 func printJSON(w io.Writer, v any) error {

@@ -56,3 +56,26 @@ func TestOIDCDiscoveryCommand(t *testing.T) {
 		t.Errorf("trailing slash: err = %v", err)
 	}
 }
+
+func TestOIDCKeysFromClusterDown(t *testing.T) {
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	// Port 1 on loopback: nothing listens, the connection is refused at once.
+	err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: down, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: down, context: {cluster: down, user: u}}]
+current-context: down
+`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = runOIDC(t, "keys", "--from-cluster", "--kubeconfig", kubeconfig)
+	if err == nil || !strings.Contains(err.Error(), "--from-cluster") || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("cluster down: err = %v", err)
+	}
+	_, err = runOIDC(t, "keys", "--from-cluster", "--kubeconfig", filepath.Join(t.TempDir(), "missing"))
+	if err == nil || !strings.Contains(err.Error(), "kubeconfig") {
+		t.Errorf("missing kubeconfig: err = %v", err)
+	}
+}
