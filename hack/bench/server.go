@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/irsa-dev/irsa/internal/childprocess"
 	"github.com/irsa-dev/irsa/internal/localcluster"
 )
 
@@ -80,7 +81,7 @@ func (s *servers) closeIdle() { s.client.CloseIdleConnections() }
 // startOurs runs `irsa webhook` against the cluster and waits until its
 // /readyz answers 200, which means the ServiceAccount cache has synced.
 func (s *servers) startOurs(ctx context.Context, name string) (*server, error) {
-	ports, err := localcluster.FreePorts(2)
+	ports, err := childprocess.FreePorts(2)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +105,7 @@ func (s *servers) startOurs(ctx context.Context, name string) (*server, error) {
 
 // startFloor runs the floor and waits until it answers an admission request.
 func (s *servers) startFloor(ctx context.Context) (*server, error) {
-	ports, err := localcluster.FreePorts(1)
+	ports, err := childprocess.FreePorts(1)
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,7 @@ func NewOIDCCommand() *cobra.Command {
 		Use:   "oidc",
 		Short: "Build the documents of the cluster's OIDC issuer",
 	}
-	cmd.AddCommand(newOIDCKeysCommand(), newOIDCDiscoveryCommand())
+	cmd.AddCommand(newOIDCKeysCommand(), newOIDCDiscoveryCommand(), newOIDCPublishCommand())
 	return cmd
 }
 

@@ -22,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/irsa-dev/irsa/internal/childprocess"
 	"github.com/irsa-dev/irsa/internal/localcluster"
 	"github.com/irsa-dev/irsa/internal/mutate"
 	"github.com/irsa-dev/irsa/internal/webhook"
@@ -267,7 +268,7 @@ func runWebhook(ctx context.Context, kubeconfig, dir string) (*runningWebhook, e
 	if err := ca.WriteServingPair(opts.TLSCert, opts.TLSKey); err != nil {
 		return nil, err
 	}
-	ports, err := localcluster.FreePorts(2)
+	ports, err := childprocess.FreePorts(2)
 	if err != nil {
 		return nil, err
 	}

@@ -12,21 +12,20 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/irsa-dev/irsa/internal/childprocess"
 )
 
 // DefaultIssuer is the ServiceAccount issuer of a test cluster unless the
@@ -61,7 +60,7 @@ type Cluster struct {
 	// Dir holds the cluster's files and logs.
 	Dir string
 
-	etcd, apiserver *process
+	etcd, apiserver *childprocess.Process
 	etcdLog         *os.File
 	apiserverLog    *os.File
 }
@@ -121,7 +120,7 @@ func Start(dir string, opts Options) (*Cluster, error) {
 func (c *Cluster) start(bin string, opts Options) error {
 	dir := c.Dir
 
-	ports, err := FreePorts(3)
+	ports, err := childprocess.FreePorts(3)
 	if err != nil {
 		return err
 	}
@@ -134,10 +133,10 @@ func (c *Cluster) start(bin string, opts Options) error {
 		"--listen-client-urls", etcdURL,
 		"--listen-peer-urls", "http://127.0.0.1:"+strconv.Itoa(ports[1]))
 	etcd.Env = withoutEtcdVars(os.Environ())
-	if c.etcd, err = start(etcd, c.etcdLog); err != nil {
+	if c.etcd, err = childprocess.Start(etcd, c.etcdLog); err != nil {
 		return fmt.Errorf("start etcd: %w", err)
 	}
-	if err := waitHTTP(c.etcd, etcdURL+"/health", 30*time.Second); err != nil {
+	if err := c.etcd.WaitHTTP(etcdURL+"/health", 30*time.Second); err != nil {
 		return fmt.Errorf("etcd not ready: %w", err)
 	}
 
@@ -174,7 +173,7 @@ func (c *Cluster) start(bin string, opts Options) error {
 	if c.apiserverLog, err = os.Create(filepath.Join(dir, "kube-apiserver.log")); err != nil {
 		return err
 	}
-	if c.apiserver, err = start(exec.Command(filepath.Join(bin, "kube-apiserver"), args...), c.apiserverLog); err != nil {
+	if c.apiserver, err = childprocess.Start(exec.Command(filepath.Join(bin, "kube-apiserver"), args...), c.apiserverLog); err != nil {
 		return fmt.Errorf("start kube-apiserver: %w", err)
 	}
 
@@ -201,8 +200,8 @@ func (c *Cluster) start(bin string, opts Options) error {
 // Stop stops kube-apiserver, then etcd (stopping both at once makes the
 // API server hang in shutdown), and waits for both to exit.
 func (c *Cluster) Stop() {
-	stop(c.apiserver, 15*time.Second)
-	stop(c.etcd, 10*time.Second)
+	c.apiserver.Stop(15 * time.Second)
+	c.etcd.Stop(10 * time.Second)
 	for _, f := range []*os.File{c.apiserverLog, c.etcdLog} {
 		if f != nil {
 			f.Close()
@@ -225,7 +224,7 @@ func (c *Cluster) waitReady(timeout time.Duration) error {
 	defer cancel()
 	var last error
 	for {
-		if c.apiserver.exited() {
+		if c.apiserver.Exited() {
 			return errors.New("kube-apiserver exited")
 		}
 		body, err := c.Client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
@@ -248,90 +247,6 @@ func (c *Cluster) writeKubeconfig(token string) error {
 	cfg.Contexts["irsa-test"] = &clientcmdapi.Context{Cluster: "irsa-test", AuthInfo: "irsa-test-admin"}
 	cfg.CurrentContext = "irsa-test"
 	return clientcmd.WriteToFile(*cfg, c.Kubeconfig)
-}
-
-// process is a started child process and the signal of its exit.
-type process struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-// start runs cmd with its output in log, killed if the test process dies.
-func start(cmd *exec.Cmd, log *os.File) (*process, error) {
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p := &process{cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	return p, nil
-}
-
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop sends SIGTERM and waits; after grace it kills.
-func stop(p *process, grace time.Duration) {
-	if p == nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(grace):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// waitHTTP waits for url to answer 200, while p is running.
-func waitHTTP(p *process, url string, timeout time.Duration) error {
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(timeout)
-	var last error
-	for time.Now().Before(deadline) {
-		if p.exited() {
-			return fmt.Errorf("exited before %s answered", url)
-		}
-		resp, err := client.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("%s: %s", url, resp.Status)
-		}
-		last = err
-		time.Sleep(100 * time.Millisecond)
-	}
-	return last
-}
-
-// FreePorts returns n distinct TCP ports free on 127.0.0.1 right now.
-func FreePorts(n int) ([]int, error) {
-	var ports []int
-	var listeners []net.Listener
-	defer func() {
-		for _, l := range listeners {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		listeners = append(listeners, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // withoutEtcdVars drops ETCD_* variables: etcd reads each as a flag.

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/irsa-dev/irsa/internal/childprocess"
 	"github.com/irsa-dev/irsa/internal/localcluster"
 	"github.com/irsa-dev/irsa/internal/mutate"
 	"github.com/irsa-dev/irsa/internal/webhook"
@@ -51,7 +52,7 @@ func startWebhook(t *testing.T, configure func(*webhook.Options)) *runningWebhoo
 	if err := ca.WriteServingPair(w.CertFile, w.KeyFile); err != nil {
 		t.Fatal(err)
 	}
-	ports, err := localcluster.FreePorts(2)
+	ports, err := childprocess.FreePorts(2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,101 @@
+package s3issuer
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+)
+
+// Statement is one statement of an IAM policy document, kept as parsed
+// JSON so fields irsa does not know survive a merge.
+type Statement = map[string]any
+
+// PublicReadStatement lets anyone read the two documents, and nothing else
+// in the bucket.
+func PublicReadStatement(partitionName, bucket string) Statement {
+	arn := "arn:" + partitionName + ":s3:::" + bucket + "/"
+	return Statement{
+		"Sid":       PolicySid,
+		"Effect":    "Allow",
+		"Principal": "*",
+		"Action":    "s3:GetObject",
+		"Resource":  []any{arn + DiscoveryKey, arn + KeySetKey},
+	}
+}
+
+// MergePolicy puts statement into the policy document current (empty for
+// none), replacing the statement with the same Sid and keeping every other
+// statement. changed is false when current already holds statement.
+func MergePolicy(current string, statement Statement) (policy string, changed bool, err error) {
+	doc := map[string]any{"Version": "2012-10-17"}
+	if current != "" {
+		if err := json.Unmarshal([]byte(current), &doc); err != nil {
+			return "", false, fmt.Errorf("the bucket policy is not JSON: %w", err)
+		}
+	}
+	var statements []any
+	switch s := doc["Statement"].(type) {
+	case nil:
+	case []any:
+		statements = s
+	case map[string]any: // a policy may hold a single statement unwrapped
+		statements = []any{s}
+	default:
+		return "", false, fmt.Errorf("the bucket policy's Statement is %T, not a list", s)
+	}
+	sid := statement["Sid"]
+	replaced := false
+	for i, s := range statements {
+		if m, ok := s.(map[string]any); ok && m["Sid"] == sid {
+			if sameStatement(m, statement) {
+				return current, false, nil
+			}
+			statements[i] = statement
+			replaced = true
+		}
+	}
+	if !replaced {
+		statements = append(statements, statement)
+	}
+	doc["Statement"] = statements
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return "", false, err
+	}
+	return string(out), true, nil
+}
+
+// sameStatement compares statements as IAM does: a one-element list equals
+// its element.
+func sameStatement(a, b Statement) bool {
+	return reflect.DeepEqual(normalize(roundTrip(a)), normalize(roundTrip(b)))
+}
+
+// roundTrip gives a statement built in Go the types json.Unmarshal makes.
+func roundTrip(s Statement) any {
+	data, _ := json.Marshal(s)
+	var out any
+	_ = json.Unmarshal(data, &out)
+	return out
+}
+
+func normalize(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = normalize(e)
+		}
+		return out
+	case []any:
+		if len(v) == 1 {
+			return normalize(v[0])
+		}
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = normalize(e)
+		}
+		return out
+	}
+	return v
+}

@@ -1,0 +1,471 @@
+// Package s3issuer hosts an OIDC issuer's two documents in an S3 bucket:
+// it creates the bucket, uploads the documents, makes exactly those two
+// objects publicly readable with a bucket policy (never an ACL), and checks
+// that anyone can read them, as AWS STS will.
+package s3issuer
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/irsa-dev/irsa/internal/oidc"
+	"github.com/irsa-dev/irsa/internal/ownership"
+	"github.com/irsa-dev/irsa/internal/partition"
+)
+
+// S3API is the part of the S3 client publishing uses.
+type S3API interface {
+	HeadBucket(context.Context, *s3.HeadBucketInput, ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
+	CreateBucket(context.Context, *s3.CreateBucketInput, ...func(*s3.Options)) (*s3.CreateBucketOutput, error)
+	GetBucketTagging(context.Context, *s3.GetBucketTaggingInput, ...func(*s3.Options)) (*s3.GetBucketTaggingOutput, error)
+	PutBucketTagging(context.Context, *s3.PutBucketTaggingInput, ...func(*s3.Options)) (*s3.PutBucketTaggingOutput, error)
+	GetBucketOwnershipControls(context.Context, *s3.GetBucketOwnershipControlsInput, ...func(*s3.Options)) (*s3.GetBucketOwnershipControlsOutput, error)
+	PutBucketOwnershipControls(context.Context, *s3.PutBucketOwnershipControlsInput, ...func(*s3.Options)) (*s3.PutBucketOwnershipControlsOutput, error)
+	GetPublicAccessBlock(context.Context, *s3.GetPublicAccessBlockInput, ...func(*s3.Options)) (*s3.GetPublicAccessBlockOutput, error)
+	PutPublicAccessBlock(context.Context, *s3.PutPublicAccessBlockInput, ...func(*s3.Options)) (*s3.PutPublicAccessBlockOutput, error)
+	GetBucketPolicy(context.Context, *s3.GetBucketPolicyInput, ...func(*s3.Options)) (*s3.GetBucketPolicyOutput, error)
+	PutBucketPolicy(context.Context, *s3.PutBucketPolicyInput, ...func(*s3.Options)) (*s3.PutBucketPolicyOutput, error)
+	GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+}
+
+// CacheControl is set on both documents: short, so a key rotation reaches
+// every reader within minutes.
+const CacheControl = "max-age=300"
+
+// Object keys of the two documents, as the issuer URL's paths name them.
+var (
+	DiscoveryKey = strings.TrimPrefix(oidc.DiscoveryPath, "/")
+	KeySetKey    = strings.TrimPrefix(oidc.KeySetPath, "/")
+)
+
+// PolicySid names the bucket policy statement irsa owns; other statements
+// in the policy are kept as they are.
+const PolicySid = "IrsaPublicIssuerDocuments"
+
+// Options say what to publish where.
+type Options struct {
+	Bucket string
+	Region string
+	// Keys are every current and next signing key.
+	Keys          []crypto.PublicKey
+	KeySetOptions oidc.KeySetOptions
+	// Adopt allows publishing into a bucket irsa did not create. Its
+	// settings are changed to irsa's; nothing in it is deleted.
+	Adopt bool
+	// ReadURL is where anonymous readers fetch the objects; empty means
+	// the issuer URL. It differs only when the S3 endpoint is not AWS's.
+	ReadURL string
+	// HTTPClient makes the anonymous reads; nil means a plain client.
+	HTTPClient *http.Client
+	// Report, when set, is told of each step as it ends.
+	Report func(Step)
+}
+
+// Outcome says what a step did.
+type Outcome string
+
+// Outcomes of a step.
+const (
+	Created   Outcome = "created"
+	Updated   Outcome = "updated"
+	Unchanged Outcome = "unchanged"
+	Checked   Outcome = "checked"
+)
+
+// Step is one thing publishing made sure of.
+type Step struct {
+	Name    string
+	Outcome Outcome
+	Detail  string
+}
+
+// Result is what Publish did.
+type Result struct {
+	// Issuer is the issuer URL to give kube-apiserver, the IAM identity
+	// provider and trust policies.
+	Issuer string
+	Steps  []Step
+}
+
+// Changed reports whether any step changed something in AWS.
+func (r Result) Changed() bool {
+	for _, s := range r.Steps {
+		if s.Outcome == Created || s.Outcome == Updated {
+			return true
+		}
+	}
+	return false
+}
+
+var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`)
+
+// ValidateBucket rejects a name S3 refuses, and names with dots, whose
+// virtual-hosted https address no certificate of S3's matches.
+func ValidateBucket(name string) error {
+	switch {
+	case strings.Contains(name, "."):
+		return fmt.Errorf("bucket %q: no dots, please: https://%s.s3.<region>.amazonaws.com would not match S3's certificate, and STS refuses the issuer", name, name)
+	case !bucketName.MatchString(name) || strings.HasPrefix(name, "xn--"):
+		return fmt.Errorf("bucket %q: S3 bucket names are 3 to 63 lower-case letters, digits and hyphens, starting and ending with a letter or digit", name)
+	}
+	return nil
+}
+
+// IssuerURL is the issuer served by bucket in region: its virtual-hosted
+// https address.
+func IssuerURL(bucket, region string) (string, error) {
+	p, err := partition.ForRegion(region)
+	if err != nil {
+		return "", err
+	}
+	return "https://" + bucket + ".s3." + region + "." + p.DNSSuffix, nil
+}
+
+// Publish makes sure the bucket serves the issuer's documents to anyone,
+// and checks it does. Each run changes only what differs from the wanted
+// state, so a second run changes nothing.
+func Publish(ctx context.Context, api S3API, opts Options) (Result, error) {
+	p := &publisher{api: api, opts: opts}
+	if err := ValidateBucket(opts.Bucket); err != nil {
+		return p.result, err
+	}
+	part, err := partition.ForRegion(opts.Region)
+	if err != nil {
+		return p.result, err
+	}
+	issuer, _ := IssuerURL(opts.Bucket, opts.Region)
+	p.result.Issuer = issuer
+	discovery, err := oidc.NewDiscovery(issuer, opts.Keys)
+	if err != nil {
+		return p.result, err
+	}
+	keySet, err := oidc.KeySet(opts.Keys, opts.KeySetOptions)
+	if err != nil {
+		return p.result, err
+	}
+	if len(keySet.Keys) == 0 {
+		return p.result, oidc.ErrNoKeys
+	}
+	steps := []func(context.Context) (Step, error){
+		func(ctx context.Context) (Step, error) { return p.bucket(ctx, issuer) },
+		p.ownershipControls,
+		p.publicAccessBlock,
+		func(ctx context.Context) (Step, error) { return p.object(ctx, DiscoveryKey, discovery) },
+		func(ctx context.Context) (Step, error) { return p.object(ctx, KeySetKey, keySet) },
+		func(ctx context.Context) (Step, error) { return p.bucketPolicy(ctx, part.Name) },
+		func(ctx context.Context) (Step, error) { return p.verify(ctx, issuer, keySet) },
+	}
+	for _, step := range steps {
+		s, err := step(ctx)
+		if err != nil {
+			return p.result, err
+		}
+		p.result.Steps = append(p.result.Steps, s)
+		if opts.Report != nil {
+			opts.Report(s)
+		}
+	}
+	return p.result, nil
+}
+
+type publisher struct {
+	api    S3API
+	opts   Options
+	result Result
+}
+
+func (p *publisher) bucket(ctx context.Context, issuer string) (Step, error) {
+	name := "bucket " + p.opts.Bucket
+	head, err := p.api.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &p.opts.Bucket})
+	var notFound *s3types.NotFound
+	switch {
+	case errors.As(err, &notFound):
+		return p.createBucket(ctx, name, issuer)
+	case apiErrorCode(err) == "Forbidden" || apiErrorCode(err) == "AccessDenied":
+		return Step{}, fmt.Errorf("%s exists but these credentials cannot use it: it belongs to another account (bucket names are global: choose another) or they lack s3:ListBucket: %w", name, err)
+	case err != nil:
+		return Step{}, fmt.Errorf("%s: %w", name, err)
+	}
+	if r := aws.ToString(head.BucketRegion); r != "" && r != p.opts.Region {
+		return Step{}, fmt.Errorf("%s is in %s, not %s: the issuer URL names the bucket's region; run again with --region %s", name, r, p.opts.Region, r)
+	}
+	owned, err := p.owned(ctx)
+	if err != nil {
+		return Step{}, err
+	}
+	if owned {
+		return Step{Name: name, Outcome: Unchanged}, nil
+	}
+	if !p.opts.Adopt {
+		return Step{}, fmt.Errorf("%s exists and irsa did not create it (no %s tag): choose another bucket name, or pass --adopt to publish into it (its public access block, ownership controls and irsa's policy statement are set; nothing in it is deleted)", name, ownership.TagKey)
+	}
+	return Step{Name: name, Outcome: Unchanged, Detail: "adopted: not created by irsa"}, nil
+}
+
+func (p *publisher) createBucket(ctx context.Context, name, issuer string) (Step, error) {
+	in := &s3.CreateBucketInput{
+		Bucket:          &p.opts.Bucket,
+		ObjectOwnership: s3types.ObjectOwnershipBucketOwnerEnforced,
+	}
+	// us-east-1 is the one region that refuses its own name as location.
+	if p.opts.Region != "us-east-1" {
+		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(p.opts.Region)}
+	}
+	_, err := p.api.CreateBucket(ctx, in)
+	var taken *s3types.BucketAlreadyExists
+	if errors.As(err, &taken) {
+		return Step{}, fmt.Errorf("%s belongs to another AWS account (bucket names are global): choose another name", name)
+	}
+	if err != nil {
+		return Step{}, fmt.Errorf("create %s in %s: %w", name, p.opts.Region, err)
+	}
+	tags := ownership.Tags(issuer)
+	var tagSet []s3types.Tag
+	for _, k := range []string{ownership.TagKey, ownership.IssuerTagKey} {
+		tagSet = append(tagSet, s3types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
+	}
+	if _, err := p.api.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &p.opts.Bucket, Tagging: &s3types.Tagging{TagSet: tagSet}}); err != nil {
+		return Step{}, fmt.Errorf("tag %s: %w", name, err)
+	}
+	return Step{Name: name, Outcome: Created, Detail: p.opts.Region}, nil
+}
+
+func (p *publisher) owned(ctx context.Context) (bool, error) {
+	out, err := p.api.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &p.opts.Bucket})
+	if apiErrorCode(err) == "NoSuchTagSet" {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read the tags of bucket %s: %w", p.opts.Bucket, err)
+	}
+	tags := map[string]string{}
+	for _, t := range out.TagSet {
+		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return ownership.Owned(tags), nil
+}
+
+// ownershipControls disables ACLs on the bucket: the bucket owner owns
+// every object and only policies grant access.
+func (p *publisher) ownershipControls(ctx context.Context) (Step, error) {
+	name := "ACLs disabled (object ownership BucketOwnerEnforced)"
+	out, err := p.api.GetBucketOwnershipControls(ctx, &s3.GetBucketOwnershipControlsInput{Bucket: &p.opts.Bucket})
+	if err != nil && apiErrorCode(err) != "OwnershipControlsNotFoundError" {
+		return Step{}, fmt.Errorf("read the ownership controls of bucket %s: %w", p.opts.Bucket, err)
+	}
+	if err == nil && out.OwnershipControls != nil && len(out.OwnershipControls.Rules) == 1 &&
+		out.OwnershipControls.Rules[0].ObjectOwnership == s3types.ObjectOwnershipBucketOwnerEnforced {
+		return Step{Name: name, Outcome: Unchanged}, nil
+	}
+	_, err = p.api.PutBucketOwnershipControls(ctx, &s3.PutBucketOwnershipControlsInput{
+		Bucket: &p.opts.Bucket,
+		OwnershipControls: &s3types.OwnershipControls{Rules: []s3types.OwnershipControlsRule{
+			{ObjectOwnership: s3types.ObjectOwnershipBucketOwnerEnforced},
+		}},
+	})
+	if err != nil {
+		return Step{}, fmt.Errorf("disable ACLs on bucket %s: %w", p.opts.Bucket, err)
+	}
+	return Step{Name: name, Outcome: Updated}, nil
+}
+
+// publicAccessBlock blocks public ACLs but lets a bucket policy make the
+// two documents public.
+func (p *publisher) publicAccessBlock(ctx context.Context) (Step, error) {
+	name := "public access block (ACLs blocked, policies allowed)"
+	want := s3types.PublicAccessBlockConfiguration{
+		BlockPublicAcls:       aws.Bool(true),
+		IgnorePublicAcls:      aws.Bool(true),
+		BlockPublicPolicy:     aws.Bool(false),
+		RestrictPublicBuckets: aws.Bool(false),
+	}
+	out, err := p.api.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: &p.opts.Bucket})
+	if err != nil && apiErrorCode(err) != "NoSuchPublicAccessBlockConfiguration" {
+		return Step{}, fmt.Errorf("read the public access block of bucket %s: %w", p.opts.Bucket, err)
+	}
+	if err == nil && samePublicAccessBlock(out.PublicAccessBlockConfiguration, &want) {
+		return Step{Name: name, Outcome: Unchanged}, nil
+	}
+	_, err = p.api.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: &p.opts.Bucket, PublicAccessBlockConfiguration: &want})
+	if err != nil {
+		return Step{}, fmt.Errorf("set the public access block of bucket %s: %w", p.opts.Bucket, err)
+	}
+	return Step{Name: name, Outcome: Updated}, nil
+}
+
+func samePublicAccessBlock(a, b *s3types.PublicAccessBlockConfiguration) bool {
+	return a != nil &&
+		aws.ToBool(a.BlockPublicAcls) == aws.ToBool(b.BlockPublicAcls) &&
+		aws.ToBool(a.IgnorePublicAcls) == aws.ToBool(b.IgnorePublicAcls) &&
+		aws.ToBool(a.BlockPublicPolicy) == aws.ToBool(b.BlockPublicPolicy) &&
+		aws.ToBool(a.RestrictPublicBuckets) == aws.ToBool(b.RestrictPublicBuckets)
+}
+
+// Document renders v as the bytes irsa publishes: indented JSON ending in
+// a newline, the same bytes `irsa oidc keys` and `discovery` print.
+func Document(v any) ([]byte, error) {
+	out, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
+}
+
+func (p *publisher) object(ctx context.Context, key string, v any) (Step, error) {
+	name := "object " + key
+	body, err := Document(v)
+	if err != nil {
+		return Step{}, err
+	}
+	got, err := p.api.GetObject(ctx, &s3.GetObjectInput{Bucket: &p.opts.Bucket, Key: &key})
+	var noKey *s3types.NoSuchKey
+	outcome := Updated
+	switch {
+	case errors.As(err, &noKey):
+		outcome = Created
+	case err != nil:
+		return Step{}, fmt.Errorf("read %s: %w", name, err)
+	default:
+		old, err := io.ReadAll(got.Body)
+		got.Body.Close()
+		if err != nil {
+			return Step{}, fmt.Errorf("read %s: %w", name, err)
+		}
+		if bytes.Equal(old, body) && aws.ToString(got.ContentType) == "application/json" && aws.ToString(got.CacheControl) == CacheControl {
+			return Step{Name: name, Outcome: Unchanged}, nil
+		}
+	}
+	_, err = p.api.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:       &p.opts.Bucket,
+		Key:          &key,
+		Body:         bytes.NewReader(body),
+		ContentType:  aws.String("application/json"),
+		CacheControl: aws.String(CacheControl),
+	})
+	if err != nil {
+		return Step{}, fmt.Errorf("upload %s: %w", name, err)
+	}
+	return Step{Name: name, Outcome: outcome}, nil
+}
+
+func (p *publisher) bucketPolicy(ctx context.Context, partitionName string) (Step, error) {
+	name := "bucket policy statement " + PolicySid
+	var current string
+	out, err := p.api.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &p.opts.Bucket})
+	switch {
+	case apiErrorCode(err) == "NoSuchBucketPolicy":
+	case err != nil:
+		return Step{}, fmt.Errorf("read the policy of bucket %s: %w", p.opts.Bucket, err)
+	default:
+		current = aws.ToString(out.Policy)
+	}
+	policy, changed, err := MergePolicy(current, PublicReadStatement(partitionName, p.opts.Bucket))
+	if err != nil {
+		return Step{}, fmt.Errorf("bucket %s: %w", p.opts.Bucket, err)
+	}
+	if !changed {
+		return Step{Name: name, Outcome: Unchanged}, nil
+	}
+	_, err = p.api.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: &p.opts.Bucket, Policy: &policy})
+	if apiErrorCode(err) == "AccessDenied" {
+		return Step{}, fmt.Errorf("set the policy of bucket %s: access denied. If S3 Block Public Access is on for the whole account, it refuses public bucket policies: allow public policies for the account or host the issuer privately: %w", p.opts.Bucket, err)
+	}
+	if err != nil {
+		return Step{}, fmt.Errorf("set the policy of bucket %s: %w", p.opts.Bucket, err)
+	}
+	if current == "" {
+		return Step{Name: name, Outcome: Created}, nil
+	}
+	return Step{Name: name, Outcome: Updated}, nil
+}
+
+// verify fetches both documents anonymously, as STS does, and checks them.
+func (p *publisher) verify(ctx context.Context, issuer string, keySet jose.JSONWebKeySet) (Step, error) {
+	base := p.opts.ReadURL
+	if base == "" {
+		base = issuer
+	}
+	client := p.opts.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	if err := CheckPublished(ctx, client, base, issuer, keySet); err != nil {
+		return Step{}, err
+	}
+	return Step{Name: "anonymous read of both documents", Outcome: Checked, Detail: base}, nil
+}
+
+// CheckPublished fetches the discovery document and the key set from
+// base without credentials and checks that the discovery document names
+// issuer, byte for byte, and that the key set holds every key of want.
+func CheckPublished(ctx context.Context, client *http.Client, base, issuer string, want jose.JSONWebKeySet) error {
+	var d oidc.Discovery
+	if err := fetchJSON(ctx, client, base+oidc.DiscoveryPath, &d); err != nil {
+		return err
+	}
+	if d.Issuer != issuer {
+		return fmt.Errorf("%s%s names issuer %q, want %q: STS compares them byte for byte", base, oidc.DiscoveryPath, d.Issuer, issuer)
+	}
+	if d.JWKSURI != issuer+oidc.KeySetPath {
+		return fmt.Errorf("%s%s has jwks_uri %q, want %q", base, oidc.DiscoveryPath, d.JWKSURI, issuer+oidc.KeySetPath)
+	}
+	var got jose.JSONWebKeySet
+	if err := fetchJSON(ctx, client, base+oidc.KeySetPath, &got); err != nil {
+		return err
+	}
+	for _, k := range want.Keys {
+		if len(got.Key(k.KeyID)) == 0 {
+			return fmt.Errorf("%s%s lacks key id %q: tokens signed with that key will be refused", base, oidc.KeySetPath, k.KeyID)
+		}
+	}
+	return nil
+}
+
+func fetchJSON(ctx context.Context, client *http.Client, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("anonymous read of %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("anonymous read of %s: %w", url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("anonymous read of %s: %s: STS cannot read it either (is the bucket policy statement %s in place?)", url, resp.Status, PolicySid)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("anonymous read of %s: not the JSON document expected: %w", url, err)
+	}
+	return nil
+}
+
+// apiErrorCode is the error code AWS answered with, or "" for no error or
+// an error that is not an AWS answer.
+func apiErrorCode(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode()
+	}
+	return ""
+}
