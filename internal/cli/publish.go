@@ -3,8 +3,10 @@ package cli
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/spf13/cobra"
 
@@ -29,7 +31,12 @@ STS can read them:
 
 Running it again changes nothing unless the keys changed. It prints the issuer
 URL to give kube-apiserver (--service-account-issuer) and the IAM identity
-provider. A bucket irsa did not create is used only with --adopt.`,
+provider. A bucket irsa did not create is used only with --adopt.
+
+--private keeps the bucket private (all public access blocked) and serves the
+documents through a CloudFront distribution that reads the bucket with an
+origin access control; the bucket policy lets only that distribution read the
+two documents. The issuer is then https://<distribution>.cloudfront.net.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -58,6 +65,14 @@ provider. A bucket irsa did not create is used only with --adopt.`,
 				}
 				fmt.Fprintln(out, line)
 			}
+			if opts.Private {
+				cf := cloudfront.NewFromConfig(cfg)
+				opts.CloudFront = cf
+				if endpoint := aws.ToString(cf.Options().BaseEndpoint); endpoint != "" {
+					opts.Emulated = true
+					fmt.Fprintf(cmd.ErrOrStderr(), "CloudFront endpoint %s: reads through CloudFront are not checked\n", endpoint)
+				}
+			}
 			res, err := s3issuer.Publish(ctx, client, opts)
 			if err != nil {
 				return err
@@ -70,6 +85,8 @@ provider. A bucket irsa did not create is used only with --adopt.`,
 	cmd.Flags().StringVar(&opts.Bucket, "bucket", "", "S3 bucket to host the issuer in (created if missing)")
 	cmd.Flags().StringVar(&opts.Region, "region", "", "AWS region of the bucket (default: the configured region)")
 	cmd.Flags().BoolVar(&opts.Adopt, "adopt", false, "publish into an existing bucket irsa did not create")
+	cmd.Flags().BoolVar(&opts.Private, "private", false, "keep the bucket private and serve the documents through CloudFront (origin access control); the issuer is CloudFront's address")
+	cmd.Flags().DurationVar(&opts.DeployTimeout, "deploy-timeout", 25*time.Minute, "with --private: how long to wait for a new distribution to serve the documents")
 	cmd.Flags().BoolVar(&opts.KeySetOptions.LegacyEmptyKeyID, "legacy-empty-kid", false, `also publish each key with "kid": "", for tokens from Kubernetes before 1.16`)
 	src.addFlags(cmd.Flags())
 	_ = cmd.MarkFlagRequired("bucket")

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -43,5 +44,13 @@ func TestOIDCPublishCommand(t *testing.T) {
 	}
 	if _, err := runOIDC(t, "publish", "--bucket", "irsa-cli", "--region", "us-east-1"); err == nil || !strings.Contains(err.Error(), "--public-key") {
 		t.Errorf("no keys: err = %v", err)
+	}
+
+	private, err := runOIDC(t, "publish", "--bucket", "irsa-cli-private", "--region", "us-east-1", "--public-key", key, "--private")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(private, "created    CloudFront distribution") || !regexp.MustCompile(`Issuer: https://[a-z0-9]+\.cloudfront\.net\n`).MatchString(private) {
+		t.Errorf("--private printed:\n%s", private)
 	}
 }

@@ -12,9 +12,14 @@ const (
 // the console and for teardown.
 const IssuerTagKey = "irsa.dev/issuer"
 
-// Tags returns the tags for a new resource serving issuer.
+// Tags returns the tags for a new resource serving issuer; an empty issuer
+// (not known yet) is left out.
 func Tags(issuer string) map[string]string {
-	return map[string]string{TagKey: TagValue, IssuerTagKey: issuer}
+	tags := map[string]string{TagKey: TagValue}
+	if issuer != "" {
+		tags[IssuerTagKey] = issuer
+	}
+	return tags
 }
 
 // Owned reports whether tags mark a resource irsa created.

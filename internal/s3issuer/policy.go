@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 )
 
 // Statement is one statement of an IAM policy document, kept as parsed
@@ -24,9 +25,10 @@ func PublicReadStatement(partitionName, bucket string) Statement {
 }
 
 // MergePolicy puts statement into the policy document current (empty for
-// none), replacing the statement with the same Sid and keeping every other
-// statement. changed is false when current already holds statement.
-func MergePolicy(current string, statement Statement) (policy string, changed bool, err error) {
+// none), replacing the statement with the same Sid, dropping the statements
+// whose Sid is in drop and keeping every other statement. changed is false
+// when current already is that policy.
+func MergePolicy(current string, statement Statement, drop ...string) (policy string, changed bool, err error) {
 	doc := map[string]any{"Version": "2012-10-17"}
 	if current != "" {
 		if err := json.Unmarshal([]byte(current), &doc); err != nil {
@@ -44,19 +46,28 @@ func MergePolicy(current string, statement Statement) (policy string, changed bo
 		return "", false, fmt.Errorf("the bucket policy's Statement is %T, not a list", s)
 	}
 	sid := statement["Sid"]
-	replaced := false
-	for i, s := range statements {
-		if m, ok := s.(map[string]any); ok && m["Sid"] == sid {
-			if sameStatement(m, statement) {
-				return current, false, nil
+	var kept []any
+	present, same := false, false
+	for _, s := range statements {
+		m, _ := s.(map[string]any)
+		switch {
+		case m != nil && m["Sid"] == sid:
+			if !present {
+				present, same = true, sameStatement(m, statement)
+				kept = append(kept, statement)
 			}
-			statements[i] = statement
-			replaced = true
+		case m != nil && slices.Contains(drop, fmt.Sprint(m["Sid"])):
+		default:
+			kept = append(kept, s)
 		}
 	}
-	if !replaced {
-		statements = append(statements, statement)
+	if present && same && len(kept) == len(statements) {
+		return current, false, nil
 	}
+	if !present {
+		kept = append(kept, statement)
+	}
+	statements = kept
 	doc["Statement"] = statements
 	out, err := json.Marshal(doc)
 	if err != nil {

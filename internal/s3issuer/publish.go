@@ -75,6 +75,20 @@ type Options struct {
 	HTTPClient *http.Client
 	// Report, when set, is told of each step as it ends.
 	Report func(Step)
+
+	// Private serves the documents through CloudFront with an origin
+	// access control; the bucket stays private and CloudFront's address is
+	// the issuer.
+	Private    bool
+	CloudFront CloudFrontAPI
+	// DeployTimeout bounds the wait for a new distribution to serve the
+	// documents; zero checks once.
+	DeployTimeout time.Duration
+	// Emulated says the endpoints are an AWS emulator, which serves no
+	// content at CloudFront addresses and ignores the principal of bucket
+	// policy statements: the private mode's read checks are then skipped
+	// and reported as such.
+	Emulated bool
 }
 
 // Outcome says what a step did.
@@ -86,6 +100,7 @@ const (
 	Updated   Outcome = "updated"
 	Unchanged Outcome = "unchanged"
 	Checked   Outcome = "checked"
+	Skipped   Outcome = "skipped"
 )
 
 // Step is one thing publishing made sure of.
@@ -138,38 +153,46 @@ func IssuerURL(bucket, region string) (string, error) {
 }
 
 // Publish makes sure the bucket serves the issuer's documents to anyone,
-// and checks it does. Each run changes only what differs from the wanted
-// state, so a second run changes nothing.
+// directly or through CloudFront, and checks it does. Each run changes only
+// what differs from the wanted state, so a second run changes nothing.
 func Publish(ctx context.Context, api S3API, opts Options) (Result, error) {
 	p := &publisher{api: api, opts: opts}
 	if err := ValidateBucket(opts.Bucket); err != nil {
 		return p.result, err
 	}
-	part, err := partition.ForRegion(opts.Region)
-	if err != nil {
+	var err error
+	if p.partition, err = partition.ForRegion(opts.Region); err != nil {
 		return p.result, err
 	}
-	issuer, _ := IssuerURL(opts.Bucket, opts.Region)
-	p.result.Issuer = issuer
-	discovery, err := oidc.NewDiscovery(issuer, opts.Keys)
-	if err != nil {
+	if p.keySet, err = oidc.KeySet(opts.Keys, opts.KeySetOptions); err != nil {
 		return p.result, err
 	}
-	keySet, err := oidc.KeySet(opts.Keys, opts.KeySetOptions)
-	if err != nil {
-		return p.result, err
-	}
-	if len(keySet.Keys) == 0 {
+	if len(p.keySet.Keys) == 0 {
 		return p.result, oidc.ErrNoKeys
 	}
-	steps := []func(context.Context) (Step, error){
-		func(ctx context.Context) (Step, error) { return p.bucket(ctx, issuer) },
-		p.ownershipControls,
-		p.publicAccessBlock,
-		func(ctx context.Context) (Step, error) { return p.object(ctx, DiscoveryKey, discovery) },
-		func(ctx context.Context) (Step, error) { return p.object(ctx, KeySetKey, keySet) },
-		func(ctx context.Context) (Step, error) { return p.bucketPolicy(ctx, part.Name) },
-		func(ctx context.Context) (Step, error) { return p.verify(ctx, issuer, keySet) },
+	var steps []func(context.Context) (Step, error)
+	if opts.Private {
+		if opts.CloudFront == nil {
+			return p.result, errors.New("private issuer: no CloudFront client")
+		}
+		// CloudFront's address is the issuer, so the distribution comes
+		// before the documents; the bucket policy lets only it read them.
+		steps = []func(context.Context) (Step, error){
+			p.bucket, p.ownershipControls, p.originAccessControl, p.distribution,
+			p.discoveryObject, p.keySetObject,
+			p.policy(CloudFrontPolicySid, PolicySid), p.publicAccessBlock(blockAllPublicAccess),
+			p.verifyPrivate,
+		}
+	} else {
+		p.result.Issuer, _ = IssuerURL(opts.Bucket, opts.Region)
+		// The public access block must allow policies before a public
+		// policy can be set.
+		steps = []func(context.Context) (Step, error){
+			p.bucket, p.ownershipControls, p.publicAccessBlock(publicPolicyOnly),
+			p.discoveryObject, p.keySetObject,
+			p.policy(PolicySid, CloudFrontPolicySid),
+			p.verify,
+		}
 	}
 	for _, step := range steps {
 		s, err := step(ctx)
@@ -185,18 +208,22 @@ func Publish(ctx context.Context, api S3API, opts Options) (Result, error) {
 }
 
 type publisher struct {
-	api    S3API
-	opts   Options
-	result Result
+	api       S3API
+	opts      Options
+	partition partition.Partition
+	keySet    jose.JSONWebKeySet
+	result    Result
+	// Private mode: what the CloudFront steps found or made.
+	oacID, distributionARN string
 }
 
-func (p *publisher) bucket(ctx context.Context, issuer string) (Step, error) {
+func (p *publisher) bucket(ctx context.Context) (Step, error) {
 	name := "bucket " + p.opts.Bucket
 	head, err := p.api.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &p.opts.Bucket})
 	var notFound *s3types.NotFound
 	switch {
 	case errors.As(err, &notFound):
-		return p.createBucket(ctx, name, issuer)
+		return p.createBucket(ctx, name)
 	case apiErrorCode(err) == "Forbidden" || apiErrorCode(err) == "AccessDenied":
 		return Step{}, fmt.Errorf("%s exists but these credentials cannot use it: it belongs to another account (bucket names are global: choose another) or they lack s3:ListBucket: %w", name, err)
 	case err != nil:
@@ -218,7 +245,7 @@ func (p *publisher) bucket(ctx context.Context, issuer string) (Step, error) {
 	return Step{Name: name, Outcome: Unchanged, Detail: "adopted: not created by irsa"}, nil
 }
 
-func (p *publisher) createBucket(ctx context.Context, name, issuer string) (Step, error) {
+func (p *publisher) createBucket(ctx context.Context, name string) (Step, error) {
 	in := &s3.CreateBucketInput{
 		Bucket:          &p.opts.Bucket,
 		ObjectOwnership: s3types.ObjectOwnershipBucketOwnerEnforced,
@@ -235,10 +262,10 @@ func (p *publisher) createBucket(ctx context.Context, name, issuer string) (Step
 	if err != nil {
 		return Step{}, fmt.Errorf("create %s in %s: %w", name, p.opts.Region, err)
 	}
-	tags := ownership.Tags(issuer)
+	// A private issuer's address is not known yet: CloudFront names it.
 	var tagSet []s3types.Tag
-	for _, k := range []string{ownership.TagKey, ownership.IssuerTagKey} {
-		tagSet = append(tagSet, s3types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
+	for k, v := range ownership.Tags(p.result.Issuer) {
+		tagSet = append(tagSet, s3types.Tag{Key: aws.String(k), Value: aws.String(v)})
 	}
 	if _, err := p.api.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &p.opts.Bucket, Tagging: &s3types.Tagging{TagSet: tagSet}}); err != nil {
 		return Step{}, fmt.Errorf("tag %s: %w", name, err)
@@ -285,28 +312,41 @@ func (p *publisher) ownershipControls(ctx context.Context) (Step, error) {
 	return Step{Name: name, Outcome: Updated}, nil
 }
 
-// publicAccessBlock blocks public ACLs but lets a bucket policy make the
-// two documents public.
-func (p *publisher) publicAccessBlock(ctx context.Context) (Step, error) {
+// publicAccess is what a bucket's public access block lets through.
+type publicAccess struct{ acls, policies bool }
+
+// publicPolicyOnly blocks public ACLs but lets a bucket policy make the two
+// documents public.
+var publicPolicyOnly = publicAccess{acls: true, policies: false}
+
+func (a publicAccess) config() *s3types.PublicAccessBlockConfiguration {
+	return &s3types.PublicAccessBlockConfiguration{
+		BlockPublicAcls:       aws.Bool(a.acls),
+		IgnorePublicAcls:      aws.Bool(a.acls),
+		BlockPublicPolicy:     aws.Bool(a.policies),
+		RestrictPublicBuckets: aws.Bool(a.policies),
+	}
+}
+
+func (p *publisher) publicAccessBlock(want publicAccess) func(context.Context) (Step, error) {
 	name := "public access block (ACLs blocked, policies allowed)"
-	want := s3types.PublicAccessBlockConfiguration{
-		BlockPublicAcls:       aws.Bool(true),
-		IgnorePublicAcls:      aws.Bool(true),
-		BlockPublicPolicy:     aws.Bool(false),
-		RestrictPublicBuckets: aws.Bool(false),
+	if want.policies {
+		name = "public access block (all public access blocked)"
 	}
-	out, err := p.api.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: &p.opts.Bucket})
-	if err != nil && apiErrorCode(err) != "NoSuchPublicAccessBlockConfiguration" {
-		return Step{}, fmt.Errorf("read the public access block of bucket %s: %w", p.opts.Bucket, err)
+	return func(ctx context.Context) (Step, error) {
+		out, err := p.api.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: &p.opts.Bucket})
+		if err != nil && apiErrorCode(err) != "NoSuchPublicAccessBlockConfiguration" {
+			return Step{}, fmt.Errorf("read the public access block of bucket %s: %w", p.opts.Bucket, err)
+		}
+		if err == nil && samePublicAccessBlock(out.PublicAccessBlockConfiguration, want.config()) {
+			return Step{Name: name, Outcome: Unchanged}, nil
+		}
+		_, err = p.api.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: &p.opts.Bucket, PublicAccessBlockConfiguration: want.config()})
+		if err != nil {
+			return Step{}, fmt.Errorf("set the public access block of bucket %s: %w", p.opts.Bucket, err)
+		}
+		return Step{Name: name, Outcome: Updated}, nil
 	}
-	if err == nil && samePublicAccessBlock(out.PublicAccessBlockConfiguration, &want) {
-		return Step{Name: name, Outcome: Unchanged}, nil
-	}
-	_, err = p.api.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: &p.opts.Bucket, PublicAccessBlockConfiguration: &want})
-	if err != nil {
-		return Step{}, fmt.Errorf("set the public access block of bucket %s: %w", p.opts.Bucket, err)
-	}
-	return Step{Name: name, Outcome: Updated}, nil
 }
 
 func samePublicAccessBlock(a, b *s3types.PublicAccessBlockConfiguration) bool {
@@ -325,6 +365,18 @@ func Document(v any) ([]byte, error) {
 		return nil, err
 	}
 	return append(out, '\n'), nil
+}
+
+func (p *publisher) discoveryObject(ctx context.Context) (Step, error) {
+	discovery, err := oidc.NewDiscovery(p.result.Issuer, p.opts.Keys)
+	if err != nil {
+		return Step{}, err
+	}
+	return p.object(ctx, DiscoveryKey, discovery)
+}
+
+func (p *publisher) keySetObject(ctx context.Context) (Step, error) {
+	return p.object(ctx, KeySetKey, p.keySet)
 }
 
 func (p *publisher) object(ctx context.Context, key string, v any) (Step, error) {
@@ -364,51 +416,62 @@ func (p *publisher) object(ctx context.Context, key string, v any) (Step, error)
 	return Step{Name: name, Outcome: outcome}, nil
 }
 
-func (p *publisher) bucketPolicy(ctx context.Context, partitionName string) (Step, error) {
-	name := "bucket policy statement " + PolicySid
-	var current string
-	out, err := p.api.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &p.opts.Bucket})
-	switch {
-	case apiErrorCode(err) == "NoSuchBucketPolicy":
-	case err != nil:
-		return Step{}, fmt.Errorf("read the policy of bucket %s: %w", p.opts.Bucket, err)
-	default:
-		current = aws.ToString(out.Policy)
+// policy puts irsa's statement sid into the bucket policy and drops the
+// statement of the other mode, which irsa also owns.
+func (p *publisher) policy(sid, drop string) func(context.Context) (Step, error) {
+	name := "bucket policy statement " + sid
+	return func(ctx context.Context) (Step, error) {
+		var current string
+		out, err := p.api.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &p.opts.Bucket})
+		switch {
+		case apiErrorCode(err) == "NoSuchBucketPolicy":
+		case err != nil:
+			return Step{}, fmt.Errorf("read the policy of bucket %s: %w", p.opts.Bucket, err)
+		default:
+			current = aws.ToString(out.Policy)
+		}
+		statement := PublicReadStatement(p.partition.Name, p.opts.Bucket)
+		if sid == CloudFrontPolicySid {
+			statement = CloudFrontReadStatement(p.partition.Name, p.opts.Bucket, p.distributionARN)
+		}
+		policy, changed, err := MergePolicy(current, statement, drop)
+		if err != nil {
+			return Step{}, fmt.Errorf("bucket %s: %w", p.opts.Bucket, err)
+		}
+		if !changed {
+			return Step{Name: name, Outcome: Unchanged}, nil
+		}
+		_, err = p.api.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: &p.opts.Bucket, Policy: &policy})
+		if apiErrorCode(err) == "AccessDenied" {
+			return Step{}, fmt.Errorf("set the policy of bucket %s: access denied. If S3 Block Public Access is on for the whole account, it refuses public bucket policies: allow public policies for the account or publish with --private (CloudFront): %w", p.opts.Bucket, err)
+		}
+		if err != nil {
+			return Step{}, fmt.Errorf("set the policy of bucket %s: %w", p.opts.Bucket, err)
+		}
+		if current == "" {
+			return Step{Name: name, Outcome: Created}, nil
+		}
+		return Step{Name: name, Outcome: Updated}, nil
 	}
-	policy, changed, err := MergePolicy(current, PublicReadStatement(partitionName, p.opts.Bucket))
-	if err != nil {
-		return Step{}, fmt.Errorf("bucket %s: %w", p.opts.Bucket, err)
-	}
-	if !changed {
-		return Step{Name: name, Outcome: Unchanged}, nil
-	}
-	_, err = p.api.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: &p.opts.Bucket, Policy: &policy})
-	if apiErrorCode(err) == "AccessDenied" {
-		return Step{}, fmt.Errorf("set the policy of bucket %s: access denied. If S3 Block Public Access is on for the whole account, it refuses public bucket policies: allow public policies for the account or host the issuer privately: %w", p.opts.Bucket, err)
-	}
-	if err != nil {
-		return Step{}, fmt.Errorf("set the policy of bucket %s: %w", p.opts.Bucket, err)
-	}
-	if current == "" {
-		return Step{Name: name, Outcome: Created}, nil
-	}
-	return Step{Name: name, Outcome: Updated}, nil
 }
 
 // verify fetches both documents anonymously, as STS does, and checks them.
-func (p *publisher) verify(ctx context.Context, issuer string, keySet jose.JSONWebKeySet) (Step, error) {
+func (p *publisher) verify(ctx context.Context) (Step, error) {
 	base := p.opts.ReadURL
 	if base == "" {
-		base = issuer
+		base = p.result.Issuer
 	}
-	client := p.opts.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
-	if err := CheckPublished(ctx, client, base, issuer, keySet); err != nil {
+	if err := CheckPublished(ctx, p.httpClient(), base, p.result.Issuer, p.keySet); err != nil {
 		return Step{}, err
 	}
 	return Step{Name: "anonymous read of both documents", Outcome: Checked, Detail: base}, nil
+}
+
+func (p *publisher) httpClient() *http.Client {
+	if p.opts.HTTPClient != nil {
+		return p.opts.HTTPClient
+	}
+	return &http.Client{Timeout: 30 * time.Second}
 }
 
 // CheckPublished fetches the discovery document and the key set from

@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,6 +17,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
@@ -377,5 +380,98 @@ func TestIssuerURLPartitions(t *testing.T) {
 	st := s3issuer.PublicReadStatement("aws-cn", "b-1")
 	if r := fmt.Sprint(st["Resource"]); !strings.Contains(r, "arn:aws-cn:s3:::b-1/keys.json") {
 		t.Errorf("resource %s", r)
+	}
+}
+
+// TestPublishPrivate serves the documents through CloudFront with an
+// origin access control. moto creates the distribution but serves no
+// content at its address, and lets anyone read what any Allow statement
+// covers, whatever its principal: so the reads are not checked here, the
+// documents that decide them are.
+func TestPublishPrivate(t *testing.T) {
+	ctx := context.Background()
+	api := newS3(t, "us-east-1")
+	cfg, err := moto.Config(ctx, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf := cloudfront.NewFromConfig(cfg)
+	const bucket = "irsa-private"
+	key, _ := newKeys(t)
+
+	// It was public before: going private takes that back.
+	if _, err := s3issuer.Publish(ctx, api, options(bucket, "us-east-1", key)); err != nil {
+		t.Fatal(err)
+	}
+	opts := options(bucket, "us-east-1", key)
+	opts.Private, opts.CloudFront, opts.Emulated = true, cf, true
+	res, err := s3issuer.Publish(ctx, api, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(res.Issuer, "https://") || !strings.HasSuffix(res.Issuer, ".cloudfront.net") {
+		t.Fatalf("issuer %q is not CloudFront's", res.Issuer)
+	}
+	got := outcomes(res)
+	if got["anonymous reads: refused by S3, served by CloudFront"] != s3issuer.Skipped || got["CloudFront distribution for s3://"+bucket] != s3issuer.Created {
+		t.Errorf("steps %v", got)
+	}
+
+	// The distribution reads the bucket. (moto does not return the origin
+	// access control of an origin, so that it is set is not checked here.)
+	dists, err := cf.ListDistributions(ctx, &cloudfront.ListDistributionsInput{})
+	if err != nil || len(dists.DistributionList.Items) != 1 {
+		t.Fatalf("distributions %+v, %v", dists, err)
+	}
+	d := dists.DistributionList.Items[0]
+	dc, err := cf.GetDistributionConfig(ctx, &cloudfront.GetDistributionConfigInput{Id: d.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin := dc.DistributionConfig.Origins.Items[0]
+	if aws.ToString(origin.DomainName) != bucket+".s3.us-east-1.amazonaws.com" {
+		t.Errorf("origin %+v", origin)
+	}
+	if dc.DistributionConfig.DefaultCacheBehavior.ViewerProtocolPolicy != cftypes.ViewerProtocolPolicyHttpsOnly {
+		t.Errorf("viewer protocol %s", dc.DistributionConfig.DefaultCacheBehavior.ViewerProtocolPolicy)
+	}
+
+	oacs, err := cf.ListOriginAccessControls(ctx, &cloudfront.ListOriginAccessControlsInput{})
+	if err != nil || len(oacs.OriginAccessControlList.Items) != 1 || aws.ToString(oacs.OriginAccessControlList.Items[0].Name) != "irsa-"+bucket {
+		t.Errorf("origin access controls %+v, %v", oacs, err)
+	}
+
+	// Only that distribution may read, only the two documents.
+	policy, err := api.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String(bucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := *policy.Policy; !strings.Contains(p, s3issuer.CloudFrontPolicySid) || !strings.Contains(p, aws.ToString(d.ARN)) || strings.Contains(p, `"`+s3issuer.PolicySid+`"`) {
+		t.Errorf("bucket policy %s", p)
+	}
+	pab, err := api.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: aws.String(bucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := pab.PublicAccessBlockConfiguration; !*c.BlockPublicAcls || !*c.IgnorePublicAcls || !*c.BlockPublicPolicy || !*c.RestrictPublicBuckets {
+		t.Errorf("public access block %+v", c)
+	}
+	obj, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(s3issuer.DiscoveryKey)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d0 oidc.Discovery
+	if err := json.NewDecoder(obj.Body).Decode(&d0); err != nil || d0.Issuer != res.Issuer {
+		t.Errorf("discovery issuer %q, %v; want %q", d0.Issuer, err, res.Issuer)
+	}
+	obj.Body.Close()
+
+	// The second run finds the same distribution and changes nothing.
+	again, err := s3issuer.Publish(ctx, api, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Changed() || again.Issuer != res.Issuer {
+		t.Errorf("second run: %+v", again)
 	}
 }
