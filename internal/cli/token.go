@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/irsa-dev/irsa/internal/mutate"
+	"github.com/irsa-dev/irsa/internal/oidc"
 	"github.com/irsa-dev/irsa/internal/token"
 )
 
@@ -84,7 +85,7 @@ func runTokenVerify(cmd *cobra.Command, opts tokenVerifyOptions) error {
 		if err != nil {
 			return fmt.Errorf("--jwks-file: %w", err)
 		}
-		if verify.KeySet, err = token.ReadKeySet(data); err != nil {
+		if verify.KeySet, err = oidc.ParseKeySet(data); err != nil {
 			return fmt.Errorf("--jwks-file %s: %w", opts.KeySetFile, err)
 		}
 	}

@@ -3,11 +3,9 @@ package oidc
 import (
 	"context"
 	"crypto"
-	"encoding/json"
 	"fmt"
 	"slices"
 
-	"github.com/go-jose/go-jose/v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -83,19 +81,13 @@ func ReadClusterKeys(ctx context.Context, client kubernetes.Interface) (ClusterK
 
 // publicKeysOf returns the public keys of a JSON Web Key Set.
 func publicKeysOf(raw []byte) ([]crypto.PublicKey, error) {
-	var set jose.JSONWebKeySet
-	if err := json.Unmarshal(raw, &set); err != nil {
-		return nil, fmt.Errorf("not a JSON Web Key Set: %w", err)
+	set, err := ParseKeySet(raw)
+	if err != nil {
+		return nil, err
 	}
 	keys := make([]crypto.PublicKey, 0, len(set.Keys))
 	for _, k := range set.Keys {
-		if !k.Valid() || !k.IsPublic() {
-			return nil, fmt.Errorf("key %q is not a valid public key", k.KeyID)
-		}
 		keys = append(keys, k.Key)
-	}
-	if len(keys) == 0 {
-		return nil, ErrNoKeys
 	}
 	return keys, nil
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -148,4 +149,38 @@ func KeySet(keys []crypto.PublicKey, opts KeySetOptions) (jose.JSONWebKeySet, er
 		}
 	}
 	return set, nil
+}
+
+// ParseKeySet parses a JSON Web Key Set of public keys, such as keys.json,
+// and says what the data is instead when it is not one.
+func ParseKeySet(data []byte) (*jose.JSONWebKeySet, error) {
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(data, &probe); err != nil {
+		if strings.Contains(string(data), "-----BEGIN") {
+			return nil, errors.New("this is PEM, not a JSON Web Key Set: build one with irsa oidc keys --public-key FILE")
+		}
+		return nil, fmt.Errorf("not a JSON Web Key Set: %w", err)
+	}
+	if _, ok := probe["keys"]; !ok {
+		switch {
+		case probe["kty"] != nil:
+			return nil, errors.New(`this is a single JSON Web Key, not a key set: wrap it as {"keys": [...]}`)
+		case probe["jwks_uri"] != nil:
+			return nil, errors.New("this is a discovery document, not a key set: use the document at its jwks_uri")
+		}
+		return nil, errors.New(`not a JSON Web Key Set: no "keys" member`)
+	}
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(data, &set); err != nil {
+		return nil, fmt.Errorf("not a JSON Web Key Set: %w", err)
+	}
+	if len(set.Keys) == 0 {
+		return nil, errors.New("the key set has no keys")
+	}
+	for _, k := range set.Keys {
+		if !k.IsPublic() {
+			return nil, fmt.Errorf("the key set holds the private key %q: publish public keys only, and replace this one", k.KeyID)
+		}
+	}
+	return &set, nil
 }

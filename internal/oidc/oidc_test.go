@@ -5,13 +5,17 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -168,6 +172,55 @@ func TestValidateIssuer(t *testing.T) {
 		err := ValidateIssuer(issuer)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: err = %v, want it to say %q", issuer, err, want)
+		}
+	}
+}
+
+func TestParseKeySet(t *testing.T) {
+	public, err := os.ReadFile(filepath.Join("testdata", "jwks.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := ParseKeySet(public)
+	if err != nil || len(set.Keys) != 4 {
+		t.Fatalf("ParseKeySet(jwks.json) = %+v, %v", set, err)
+	}
+	privateKeys := readKeys(t, "rsa-pkcs1.key")
+	pemData, err := os.ReadFile(filepath.Join("testdata", "keys", "rsa.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPair, err := os.ReadFile(filepath.Join("testdata", "keys", "rsa-pkcs1.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(keyPair)
+	rsaPrivate, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	private, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: rsaPrivate, KeyID: "k"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	single, err := json.Marshal(jose.JSONWebKey{Key: privateKeys[0], KeyID: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, data, want string
+	}{
+		{"PEM", string(pemData), "irsa oidc keys"},
+		{"single key", string(single), "single JSON Web Key"},
+		{"discovery document", `{"issuer":"https://x","jwks_uri":"https://x/keys.json"}`, "jwks_uri"},
+		{"no keys member", `{"a":1}`, `no "keys"`},
+		{"empty", `{"keys":[]}`, "no keys"},
+		{"private key", string(private), `private key "k"`},
+		{"not JSON", "hello", "not a JSON Web Key Set"},
+		{"bad key", `{"keys":[{"kty":"RSA","n":1}]}`, "not a JSON Web Key Set"},
+	} {
+		if _, err := ParseKeySet([]byte(tt.data)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want it to say %q", tt.name, err, tt.want)
 		}
 	}
 }

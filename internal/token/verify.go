@@ -21,6 +21,8 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	irsaoidc "github.com/irsa-dev/irsa/internal/oidc"
 )
 
 // Options say what a token must satisfy and where its keys come from.
@@ -279,44 +281,11 @@ func fetchKeySet(ctx context.Context, client *http.Client, url string) (*jose.JS
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("cannot get the key set %s: %s", url, resp.Status)
 	}
-	keys, err := ReadKeySet(body)
+	keys, err := irsaoidc.ParseKeySet(body)
 	if err != nil {
 		return nil, fmt.Errorf("key set %s: %w", url, err)
 	}
 	return keys, nil
-}
-
-// ReadKeySet parses a JSON Web Key Set of public keys, such as keys.json.
-func ReadKeySet(data []byte) (*jose.JSONWebKeySet, error) {
-	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(data, &probe); err != nil {
-		if strings.Contains(string(data), "-----BEGIN") {
-			return nil, errors.New("this is PEM, not a JSON Web Key Set: build one with irsa oidc keys --public-key FILE")
-		}
-		return nil, fmt.Errorf("not a JSON Web Key Set: %w", err)
-	}
-	if _, ok := probe["keys"]; !ok {
-		switch {
-		case probe["kty"] != nil:
-			return nil, errors.New(`this is a single JSON Web Key, not a key set: wrap it as {"keys": [...]}`)
-		case probe["jwks_uri"] != nil:
-			return nil, errors.New("this is a discovery document, not a key set: use the document at its jwks_uri")
-		}
-		return nil, errors.New(`not a JSON Web Key Set: no "keys" member`)
-	}
-	var set jose.JSONWebKeySet
-	if err := json.Unmarshal(data, &set); err != nil {
-		return nil, fmt.Errorf("not a JSON Web Key Set: %w", err)
-	}
-	if len(set.Keys) == 0 {
-		return nil, errors.New("the key set has no keys")
-	}
-	for _, k := range set.Keys {
-		if !k.IsPublic() {
-			return nil, fmt.Errorf("the key set holds the private key %q: publish public keys only, and replace this one", k.KeyID)
-		}
-	}
-	return &set, nil
 }
 
 // keyAlgorithms returns the signing algorithms key can verify.

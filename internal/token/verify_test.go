@@ -251,7 +251,7 @@ func TestVerifyKeySetFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := ReadKeySet(data)
+	set, err := oidc.ParseKeySet(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,45 +409,6 @@ func TestVerifyNeedsAnAudience(t *testing.T) {
 	_, err := Verify(t.Context(), "x", Options{})
 	if err == nil || !strings.Contains(err.Error(), "audience") {
 		t.Errorf("err = %v", err)
-	}
-}
-
-func TestReadKeySet(t *testing.T) {
-	public, err := json.Marshal(keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	private, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: cluster.SigningKey, KeyID: "k"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	single, err := json.Marshal(keys.Keys[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	pem, err := os.ReadFile(cluster.PublicKeyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := ReadKeySet(public)
-	if err != nil || len(set.Keys) != 1 || set.Keys[0].KeyID != keys.Keys[0].KeyID {
-		t.Fatalf("ReadKeySet(keys.json) = %+v, %v", set, err)
-	}
-	for _, tt := range []struct {
-		name, data, want string
-	}{
-		{"PEM", string(pem), "irsa oidc keys"},
-		{"single key", string(single), "single JSON Web Key"},
-		{"discovery document", `{"issuer":"https://x","jwks_uri":"https://x/keys.json"}`, "jwks_uri"},
-		{"no keys member", `{"a":1}`, `no "keys"`},
-		{"empty", `{"keys":[]}`, "no keys"},
-		{"private key", string(private), `private key "k"`},
-		{"not JSON", "hello", "not a JSON Web Key Set"},
-		{"bad key", `{"keys":[{"kty":"RSA","n":1}]}`, "not a JSON Web Key Set"},
-	} {
-		if _, err := ReadKeySet([]byte(tt.data)); err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("%s: err = %v, want it to say %q", tt.name, err, tt.want)
-		}
 	}
 }
 
