@@ -10,9 +10,13 @@ import (
 
 // loadAWSConfig reads the AWS configuration the way the aws CLI does:
 // credentials from the standard chain, endpoints from AWS_ENDPOINT_URL_*
-// and the shared config. region overrides the configured region.
-func loadAWSConfig(ctx context.Context, region string) (aws.Config, error) {
+// and the shared config. region overrides the configured region;
+// fallback, when not empty, stands in for a region configured nowhere.
+func loadAWSConfig(ctx context.Context, region, fallback string) (aws.Config, error) {
 	var opts []func(*config.LoadOptions) error
+	if fallback != "" {
+		opts = append(opts, config.WithDefaultRegion(fallback))
+	}
 	if region != "" {
 		opts = append(opts, config.WithRegion(region))
 	}

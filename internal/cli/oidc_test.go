@@ -2,19 +2,28 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 func runOIDC(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := NewOIDCCommand()
+	return runCommand(t, NewOIDCCommand(), args...)
+}
+
+// runCommand runs cmd with args and returns what it printed on stdout.
+func runCommand(t *testing.T, cmd *cobra.Command, args ...string) (string, error) {
+	t.Helper()
 	var out bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&bytes.Buffer{})
 	cmd.SetArgs(args)
+	cmd.SetContext(context.Background())
 	err := cmd.Execute()
 	return out.String(), err
 }

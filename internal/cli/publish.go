@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/spf13/cobra"
 
+	"github.com/irsa-dev/irsa/internal/progress"
 	"github.com/irsa-dev/irsa/internal/s3issuer"
 )
 
@@ -46,7 +47,7 @@ two documents. The issuer is then https://<distribution>.cloudfront.net.`,
 				return err
 			}
 			opts.Keys = keys
-			cfg, err := loadAWSConfig(ctx, opts.Region)
+			cfg, err := loadAWSConfig(ctx, opts.Region, "")
 			if err != nil {
 				return err
 			}
@@ -58,13 +59,7 @@ two documents. The issuer is then https://<distribution>.cloudfront.net.`,
 				opts.ReadURL = strings.TrimSuffix(endpoint, "/") + "/" + opts.Bucket
 				fmt.Fprintf(cmd.ErrOrStderr(), "S3 endpoint %s: anonymous reads go to %s\n", endpoint, opts.ReadURL)
 			}
-			opts.Report = func(s s3issuer.Step) {
-				line := fmt.Sprintf("%-10s %s", s.Outcome, s.Name)
-				if s.Detail != "" {
-					line += " (" + s.Detail + ")"
-				}
-				fmt.Fprintln(out, line)
-			}
+			opts.Report = progress.Printer(out)
 			if opts.Private {
 				cf := cloudfront.NewFromConfig(cfg)
 				opts.CloudFront = cf

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -162,4 +163,21 @@ func (r *s3Rewriter) RoundTrip(req *http.Request) (*http.Response, error) {
 	req.URL = target
 	req.Host = target.Host
 	return r.next.RoundTrip(req)
+}
+
+// RunTests runs the tests of a package against one server, started before
+// and stopped after them, and returns the exit code for os.Exit.
+func RunTests(m *testing.M, srv **Server) int {
+	dir, err := os.MkdirTemp("", "moto-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if *srv, err = Start(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer (*srv).Stop()
+	return m.Run()
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/irsa-dev/irsa/internal/oidc"
 	"github.com/irsa-dev/irsa/internal/ownership"
+	"github.com/irsa-dev/irsa/internal/progress"
 )
 
 // CloudFrontAPI is the part of the CloudFront client the private mode uses.
@@ -59,14 +60,14 @@ var blockAllPublicAccess = publicAccess{acls: true, policies: true}
 
 // originAccessControl finds or creates the origin access control through
 // which CloudFront signs its requests to the bucket.
-func (p *publisher) originAccessControl(ctx context.Context) (Step, error) {
+func (p *publisher) originAccessControl(ctx context.Context) (progress.Step, error) {
 	name := originAccessControlName(p.opts.Bucket)
 	step := "CloudFront origin access control " + name
 	in := &cloudfront.ListOriginAccessControlsInput{}
 	for {
 		out, err := p.opts.CloudFront.ListOriginAccessControls(ctx, in)
 		if err != nil {
-			return Step{}, fmt.Errorf("list CloudFront origin access controls: %w", err)
+			return progress.Step{}, fmt.Errorf("list CloudFront origin access controls: %w", err)
 		}
 		if out.OriginAccessControlList == nil {
 			break
@@ -74,7 +75,7 @@ func (p *publisher) originAccessControl(ctx context.Context) (Step, error) {
 		for _, oac := range out.OriginAccessControlList.Items {
 			if aws.ToString(oac.Name) == name {
 				p.oacID = aws.ToString(oac.Id)
-				return Step{Name: step, Outcome: Unchanged}, nil
+				return progress.Step{Name: step, Outcome: progress.Unchanged}, nil
 			}
 		}
 		if !aws.ToBool(out.OriginAccessControlList.IsTruncated) {
@@ -92,22 +93,22 @@ func (p *publisher) originAccessControl(ctx context.Context) (Step, error) {
 		},
 	})
 	if err != nil {
-		return Step{}, fmt.Errorf("create %s: %w", step, err)
+		return progress.Step{}, fmt.Errorf("create %s: %w", step, err)
 	}
 	p.oacID = aws.ToString(out.OriginAccessControl.Id)
-	return Step{Name: step, Outcome: Created}, nil
+	return progress.Step{Name: step, Outcome: progress.Created}, nil
 }
 
 // distribution finds or creates the CloudFront distribution serving the
 // bucket over https; its address is the issuer.
-func (p *publisher) distribution(ctx context.Context) (Step, error) {
+func (p *publisher) distribution(ctx context.Context) (progress.Step, error) {
 	comment := distributionComment(p.opts.Bucket)
 	step := "CloudFront distribution for s3://" + p.opts.Bucket
 	in := &cloudfront.ListDistributionsInput{}
 	for {
 		out, err := p.opts.CloudFront.ListDistributions(ctx, in)
 		if err != nil {
-			return Step{}, fmt.Errorf("list CloudFront distributions: %w", err)
+			return progress.Step{}, fmt.Errorf("list CloudFront distributions: %w", err)
 		}
 		if out.DistributionList == nil {
 			break
@@ -115,12 +116,12 @@ func (p *publisher) distribution(ctx context.Context) (Step, error) {
 		for _, d := range out.DistributionList.Items {
 			c, err := p.distributionComment(ctx, d)
 			if err != nil {
-				return Step{}, err
+				return progress.Step{}, err
 			}
 			if c == comment {
 				p.distributionARN = aws.ToString(d.ARN)
 				p.result.Issuer = "https://" + aws.ToString(d.DomainName)
-				return Step{Name: step, Outcome: Unchanged, Detail: aws.ToString(d.DomainName)}, nil
+				return progress.Step{Name: step, Outcome: progress.Unchanged, Detail: aws.ToString(d.DomainName)}, nil
 			}
 		}
 		if !aws.ToBool(out.DistributionList.IsTruncated) {
@@ -161,12 +162,12 @@ func (p *publisher) distribution(ctx context.Context) (Step, error) {
 		},
 	})
 	if err != nil {
-		return Step{}, fmt.Errorf("create %s: %w", step, err)
+		return progress.Step{}, fmt.Errorf("create %s: %w", step, err)
 	}
 	d := out.Distribution
 	p.distributionARN = aws.ToString(d.ARN)
 	p.result.Issuer = "https://" + aws.ToString(d.DomainName)
-	return Step{Name: step, Outcome: Created, Detail: aws.ToString(d.DomainName)}, nil
+	return progress.Step{Name: step, Outcome: progress.Created, Detail: aws.ToString(d.DomainName)}, nil
 }
 
 // distributionComment is the comment of the distribution d summarizes;
@@ -185,32 +186,32 @@ func (p *publisher) distributionComment(ctx context.Context, d cftypes.Distribut
 // verifyPrivate checks that S3 refuses anonymous reads of the documents
 // and that CloudFront serves them, waiting for a new distribution to
 // deploy.
-func (p *publisher) verifyPrivate(ctx context.Context) (Step, error) {
+func (p *publisher) verifyPrivate(ctx context.Context) (progress.Step, error) {
 	name := "anonymous reads: refused by S3, served by CloudFront"
 	if p.opts.Emulated {
-		return Step{Name: name, Outcome: Skipped, Detail: "an emulator neither serves CloudFront content nor applies policy principals"}, nil
+		return progress.Step{Name: name, Outcome: progress.Skipped, Detail: "an emulator neither serves CloudFront content nor applies policy principals"}, nil
 	}
 	direct, _ := IssuerURL(p.opts.Bucket, p.opts.Region)
 	client := p.httpClient()
 	for _, path := range []string{oidc.DiscoveryPath, oidc.KeySetPath} {
 		if status, err := anonymousStatus(ctx, client, direct+path); err != nil {
-			return Step{}, err
+			return progress.Step{}, err
 		} else if status == http.StatusOK {
-			return Step{}, fmt.Errorf("%s%s is readable anonymously straight from S3, not only through CloudFront: remove the bucket's public statements or ACLs", direct, path)
+			return progress.Step{}, fmt.Errorf("%s%s is readable anonymously straight from S3, not only through CloudFront: remove the bucket's public statements or ACLs", direct, path)
 		}
 	}
 	deadline := time.Now().Add(p.opts.DeployTimeout)
 	for {
 		err := CheckPublished(ctx, client, p.result.Issuer, p.result.Issuer, p.keySet)
 		if err == nil {
-			return Step{Name: name, Outcome: Checked, Detail: p.result.Issuer}, nil
+			return progress.Step{Name: name, Outcome: progress.Checked, Detail: p.result.Issuer}, nil
 		}
 		if time.Now().After(deadline) {
-			return Step{}, fmt.Errorf("%w (a new CloudFront distribution takes minutes to deploy: run again later)", err)
+			return progress.Step{}, fmt.Errorf("%w (a new CloudFront distribution takes minutes to deploy: run again later)", err)
 		}
 		select {
 		case <-ctx.Done():
-			return Step{}, ctx.Err()
+			return progress.Step{}, ctx.Err()
 		case <-time.After(15 * time.Second):
 		}
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/irsa-dev/irsa/internal/oidc"
 	"github.com/irsa-dev/irsa/internal/ownership"
 	"github.com/irsa-dev/irsa/internal/partition"
+	"github.com/irsa-dev/irsa/internal/progress"
 )
 
 // S3API is the part of the S3 client publishing uses.
@@ -74,7 +75,7 @@ type Options struct {
 	// HTTPClient makes the anonymous reads; nil means a plain client.
 	HTTPClient *http.Client
 	// Report, when set, is told of each step as it ends.
-	Report func(Step)
+	Report func(progress.Step)
 
 	// Private serves the documents through CloudFront with an origin
 	// access control; the bucket stays private and CloudFront's address is
@@ -91,42 +92,16 @@ type Options struct {
 	Emulated bool
 }
 
-// Outcome says what a step did.
-type Outcome string
-
-// Outcomes of a step.
-const (
-	Created   Outcome = "created"
-	Updated   Outcome = "updated"
-	Unchanged Outcome = "unchanged"
-	Checked   Outcome = "checked"
-	Skipped   Outcome = "skipped"
-)
-
-// Step is one thing publishing made sure of.
-type Step struct {
-	Name    string
-	Outcome Outcome
-	Detail  string
-}
-
 // Result is what Publish did.
 type Result struct {
 	// Issuer is the issuer URL to give kube-apiserver, the IAM identity
 	// provider and trust policies.
 	Issuer string
-	Steps  []Step
+	Steps  []progress.Step
 }
 
 // Changed reports whether any step changed something in AWS.
-func (r Result) Changed() bool {
-	for _, s := range r.Steps {
-		if s.Outcome == Created || s.Outcome == Updated {
-			return true
-		}
-	}
-	return false
-}
+func (r Result) Changed() bool { return progress.Changed(r.Steps) }
 
 var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`)
 
@@ -170,14 +145,14 @@ func Publish(ctx context.Context, api S3API, opts Options) (Result, error) {
 	if len(p.keySet.Keys) == 0 {
 		return p.result, oidc.ErrNoKeys
 	}
-	var steps []func(context.Context) (Step, error)
+	var steps []func(context.Context) (progress.Step, error)
 	if opts.Private {
 		if opts.CloudFront == nil {
 			return p.result, errors.New("private issuer: no CloudFront client")
 		}
 		// CloudFront's address is the issuer, so the distribution comes
 		// before the documents; the bucket policy lets only it read them.
-		steps = []func(context.Context) (Step, error){
+		steps = []func(context.Context) (progress.Step, error){
 			p.bucket, p.ownershipControls, p.originAccessControl, p.distribution,
 			p.discoveryObject, p.keySetObject,
 			p.policy(CloudFrontPolicySid, PolicySid), p.publicAccessBlock(blockAllPublicAccess),
@@ -187,7 +162,7 @@ func Publish(ctx context.Context, api S3API, opts Options) (Result, error) {
 		p.result.Issuer, _ = IssuerURL(opts.Bucket, opts.Region)
 		// The public access block must allow policies before a public
 		// policy can be set.
-		steps = []func(context.Context) (Step, error){
+		steps = []func(context.Context) (progress.Step, error){
 			p.bucket, p.ownershipControls, p.publicAccessBlock(publicPolicyOnly),
 			p.discoveryObject, p.keySetObject,
 			p.policy(PolicySid, CloudFrontPolicySid),
@@ -217,7 +192,7 @@ type publisher struct {
 	oacID, distributionARN string
 }
 
-func (p *publisher) bucket(ctx context.Context) (Step, error) {
+func (p *publisher) bucket(ctx context.Context) (progress.Step, error) {
 	name := "bucket " + p.opts.Bucket
 	head, err := p.api.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &p.opts.Bucket})
 	var notFound *s3types.NotFound
@@ -225,27 +200,27 @@ func (p *publisher) bucket(ctx context.Context) (Step, error) {
 	case errors.As(err, &notFound):
 		return p.createBucket(ctx, name)
 	case apiErrorCode(err) == "Forbidden" || apiErrorCode(err) == "AccessDenied":
-		return Step{}, fmt.Errorf("%s exists but these credentials cannot use it: it belongs to another account (bucket names are global: choose another) or they lack s3:ListBucket: %w", name, err)
+		return progress.Step{}, fmt.Errorf("%s exists but these credentials cannot use it: it belongs to another account (bucket names are global: choose another) or they lack s3:ListBucket: %w", name, err)
 	case err != nil:
-		return Step{}, fmt.Errorf("%s: %w", name, err)
+		return progress.Step{}, fmt.Errorf("%s: %w", name, err)
 	}
 	if r := aws.ToString(head.BucketRegion); r != "" && r != p.opts.Region {
-		return Step{}, fmt.Errorf("%s is in %s, not %s: the issuer URL names the bucket's region; run again with --region %s", name, r, p.opts.Region, r)
+		return progress.Step{}, fmt.Errorf("%s is in %s, not %s: the issuer URL names the bucket's region; run again with --region %s", name, r, p.opts.Region, r)
 	}
 	owned, err := p.owned(ctx)
 	if err != nil {
-		return Step{}, err
+		return progress.Step{}, err
 	}
 	if owned {
-		return Step{Name: name, Outcome: Unchanged}, nil
+		return progress.Step{Name: name, Outcome: progress.Unchanged}, nil
 	}
 	if !p.opts.Adopt {
-		return Step{}, fmt.Errorf("%s exists and irsa did not create it (no %s tag): choose another bucket name, or pass --adopt to publish into it (its public access block, ownership controls and irsa's policy statement are set; nothing in it is deleted)", name, ownership.TagKey)
+		return progress.Step{}, fmt.Errorf("%s exists and irsa did not create it (no %s tag): choose another bucket name, or pass --adopt to publish into it (its public access block, ownership controls and irsa's policy statement are set; nothing in it is deleted)", name, ownership.TagKey)
 	}
-	return Step{Name: name, Outcome: Unchanged, Detail: "adopted: not created by irsa"}, nil
+	return progress.Step{Name: name, Outcome: progress.Unchanged, Detail: "adopted: not created by irsa"}, nil
 }
 
-func (p *publisher) createBucket(ctx context.Context, name string) (Step, error) {
+func (p *publisher) createBucket(ctx context.Context, name string) (progress.Step, error) {
 	in := &s3.CreateBucketInput{
 		Bucket:          &p.opts.Bucket,
 		ObjectOwnership: s3types.ObjectOwnershipBucketOwnerEnforced,
@@ -257,10 +232,10 @@ func (p *publisher) createBucket(ctx context.Context, name string) (Step, error)
 	_, err := p.api.CreateBucket(ctx, in)
 	var taken *s3types.BucketAlreadyExists
 	if errors.As(err, &taken) {
-		return Step{}, fmt.Errorf("%s belongs to another AWS account (bucket names are global): choose another name", name)
+		return progress.Step{}, fmt.Errorf("%s belongs to another AWS account (bucket names are global): choose another name", name)
 	}
 	if err != nil {
-		return Step{}, fmt.Errorf("create %s in %s: %w", name, p.opts.Region, err)
+		return progress.Step{}, fmt.Errorf("create %s in %s: %w", name, p.opts.Region, err)
 	}
 	// A private issuer's address is not known yet: CloudFront names it.
 	var tagSet []s3types.Tag
@@ -268,9 +243,9 @@ func (p *publisher) createBucket(ctx context.Context, name string) (Step, error)
 		tagSet = append(tagSet, s3types.Tag{Key: aws.String(k), Value: aws.String(v)})
 	}
 	if _, err := p.api.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &p.opts.Bucket, Tagging: &s3types.Tagging{TagSet: tagSet}}); err != nil {
-		return Step{}, fmt.Errorf("tag %s: %w", name, err)
+		return progress.Step{}, fmt.Errorf("tag %s: %w", name, err)
 	}
-	return Step{Name: name, Outcome: Created, Detail: p.opts.Region}, nil
+	return progress.Step{Name: name, Outcome: progress.Created, Detail: p.opts.Region}, nil
 }
 
 func (p *publisher) owned(ctx context.Context) (bool, error) {
@@ -290,15 +265,15 @@ func (p *publisher) owned(ctx context.Context) (bool, error) {
 
 // ownershipControls disables ACLs on the bucket: the bucket owner owns
 // every object and only policies grant access.
-func (p *publisher) ownershipControls(ctx context.Context) (Step, error) {
+func (p *publisher) ownershipControls(ctx context.Context) (progress.Step, error) {
 	name := "ACLs disabled (object ownership BucketOwnerEnforced)"
 	out, err := p.api.GetBucketOwnershipControls(ctx, &s3.GetBucketOwnershipControlsInput{Bucket: &p.opts.Bucket})
 	if err != nil && apiErrorCode(err) != "OwnershipControlsNotFoundError" {
-		return Step{}, fmt.Errorf("read the ownership controls of bucket %s: %w", p.opts.Bucket, err)
+		return progress.Step{}, fmt.Errorf("read the ownership controls of bucket %s: %w", p.opts.Bucket, err)
 	}
 	if err == nil && out.OwnershipControls != nil && len(out.OwnershipControls.Rules) == 1 &&
 		out.OwnershipControls.Rules[0].ObjectOwnership == s3types.ObjectOwnershipBucketOwnerEnforced {
-		return Step{Name: name, Outcome: Unchanged}, nil
+		return progress.Step{Name: name, Outcome: progress.Unchanged}, nil
 	}
 	_, err = p.api.PutBucketOwnershipControls(ctx, &s3.PutBucketOwnershipControlsInput{
 		Bucket: &p.opts.Bucket,
@@ -307,9 +282,9 @@ func (p *publisher) ownershipControls(ctx context.Context) (Step, error) {
 		}},
 	})
 	if err != nil {
-		return Step{}, fmt.Errorf("disable ACLs on bucket %s: %w", p.opts.Bucket, err)
+		return progress.Step{}, fmt.Errorf("disable ACLs on bucket %s: %w", p.opts.Bucket, err)
 	}
-	return Step{Name: name, Outcome: Updated}, nil
+	return progress.Step{Name: name, Outcome: progress.Updated}, nil
 }
 
 // publicAccess is what a bucket's public access block lets through.
@@ -328,24 +303,24 @@ func (a publicAccess) config() *s3types.PublicAccessBlockConfiguration {
 	}
 }
 
-func (p *publisher) publicAccessBlock(want publicAccess) func(context.Context) (Step, error) {
+func (p *publisher) publicAccessBlock(want publicAccess) func(context.Context) (progress.Step, error) {
 	name := "public access block (ACLs blocked, policies allowed)"
 	if want.policies {
 		name = "public access block (all public access blocked)"
 	}
-	return func(ctx context.Context) (Step, error) {
+	return func(ctx context.Context) (progress.Step, error) {
 		out, err := p.api.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: &p.opts.Bucket})
 		if err != nil && apiErrorCode(err) != "NoSuchPublicAccessBlockConfiguration" {
-			return Step{}, fmt.Errorf("read the public access block of bucket %s: %w", p.opts.Bucket, err)
+			return progress.Step{}, fmt.Errorf("read the public access block of bucket %s: %w", p.opts.Bucket, err)
 		}
 		if err == nil && samePublicAccessBlock(out.PublicAccessBlockConfiguration, want.config()) {
-			return Step{Name: name, Outcome: Unchanged}, nil
+			return progress.Step{Name: name, Outcome: progress.Unchanged}, nil
 		}
 		_, err = p.api.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: &p.opts.Bucket, PublicAccessBlockConfiguration: want.config()})
 		if err != nil {
-			return Step{}, fmt.Errorf("set the public access block of bucket %s: %w", p.opts.Bucket, err)
+			return progress.Step{}, fmt.Errorf("set the public access block of bucket %s: %w", p.opts.Bucket, err)
 		}
-		return Step{Name: name, Outcome: Updated}, nil
+		return progress.Step{Name: name, Outcome: progress.Updated}, nil
 	}
 }
 
@@ -367,40 +342,40 @@ func Document(v any) ([]byte, error) {
 	return append(out, '\n'), nil
 }
 
-func (p *publisher) discoveryObject(ctx context.Context) (Step, error) {
+func (p *publisher) discoveryObject(ctx context.Context) (progress.Step, error) {
 	discovery, err := oidc.NewDiscovery(p.result.Issuer, p.opts.Keys)
 	if err != nil {
-		return Step{}, err
+		return progress.Step{}, err
 	}
 	return p.object(ctx, DiscoveryKey, discovery)
 }
 
-func (p *publisher) keySetObject(ctx context.Context) (Step, error) {
+func (p *publisher) keySetObject(ctx context.Context) (progress.Step, error) {
 	return p.object(ctx, KeySetKey, p.keySet)
 }
 
-func (p *publisher) object(ctx context.Context, key string, v any) (Step, error) {
+func (p *publisher) object(ctx context.Context, key string, v any) (progress.Step, error) {
 	name := "object " + key
 	body, err := Document(v)
 	if err != nil {
-		return Step{}, err
+		return progress.Step{}, err
 	}
 	got, err := p.api.GetObject(ctx, &s3.GetObjectInput{Bucket: &p.opts.Bucket, Key: &key})
 	var noKey *s3types.NoSuchKey
-	outcome := Updated
+	outcome := progress.Updated
 	switch {
 	case errors.As(err, &noKey):
-		outcome = Created
+		outcome = progress.Created
 	case err != nil:
-		return Step{}, fmt.Errorf("read %s: %w", name, err)
+		return progress.Step{}, fmt.Errorf("read %s: %w", name, err)
 	default:
 		old, err := io.ReadAll(got.Body)
 		got.Body.Close()
 		if err != nil {
-			return Step{}, fmt.Errorf("read %s: %w", name, err)
+			return progress.Step{}, fmt.Errorf("read %s: %w", name, err)
 		}
 		if bytes.Equal(old, body) && aws.ToString(got.ContentType) == "application/json" && aws.ToString(got.CacheControl) == CacheControl {
-			return Step{Name: name, Outcome: Unchanged}, nil
+			return progress.Step{Name: name, Outcome: progress.Unchanged}, nil
 		}
 	}
 	_, err = p.api.PutObject(ctx, &s3.PutObjectInput{
@@ -411,22 +386,22 @@ func (p *publisher) object(ctx context.Context, key string, v any) (Step, error)
 		CacheControl: aws.String(CacheControl),
 	})
 	if err != nil {
-		return Step{}, fmt.Errorf("upload %s: %w", name, err)
+		return progress.Step{}, fmt.Errorf("upload %s: %w", name, err)
 	}
-	return Step{Name: name, Outcome: outcome}, nil
+	return progress.Step{Name: name, Outcome: outcome}, nil
 }
 
 // policy puts irsa's statement sid into the bucket policy and drops the
 // statement of the other mode, which irsa also owns.
-func (p *publisher) policy(sid, drop string) func(context.Context) (Step, error) {
+func (p *publisher) policy(sid, drop string) func(context.Context) (progress.Step, error) {
 	name := "bucket policy statement " + sid
-	return func(ctx context.Context) (Step, error) {
+	return func(ctx context.Context) (progress.Step, error) {
 		var current string
 		out, err := p.api.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &p.opts.Bucket})
 		switch {
 		case apiErrorCode(err) == "NoSuchBucketPolicy":
 		case err != nil:
-			return Step{}, fmt.Errorf("read the policy of bucket %s: %w", p.opts.Bucket, err)
+			return progress.Step{}, fmt.Errorf("read the policy of bucket %s: %w", p.opts.Bucket, err)
 		default:
 			current = aws.ToString(out.Policy)
 		}
@@ -436,35 +411,35 @@ func (p *publisher) policy(sid, drop string) func(context.Context) (Step, error)
 		}
 		policy, changed, err := MergePolicy(current, statement, drop)
 		if err != nil {
-			return Step{}, fmt.Errorf("bucket %s: %w", p.opts.Bucket, err)
+			return progress.Step{}, fmt.Errorf("bucket %s: %w", p.opts.Bucket, err)
 		}
 		if !changed {
-			return Step{Name: name, Outcome: Unchanged}, nil
+			return progress.Step{Name: name, Outcome: progress.Unchanged}, nil
 		}
 		_, err = p.api.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: &p.opts.Bucket, Policy: &policy})
 		if apiErrorCode(err) == "AccessDenied" {
-			return Step{}, fmt.Errorf("set the policy of bucket %s: access denied. If S3 Block Public Access is on for the whole account, it refuses public bucket policies: allow public policies for the account or publish with --private (CloudFront): %w", p.opts.Bucket, err)
+			return progress.Step{}, fmt.Errorf("set the policy of bucket %s: access denied. If S3 Block Public Access is on for the whole account, it refuses public bucket policies: allow public policies for the account or publish with --private (CloudFront): %w", p.opts.Bucket, err)
 		}
 		if err != nil {
-			return Step{}, fmt.Errorf("set the policy of bucket %s: %w", p.opts.Bucket, err)
+			return progress.Step{}, fmt.Errorf("set the policy of bucket %s: %w", p.opts.Bucket, err)
 		}
 		if current == "" {
-			return Step{Name: name, Outcome: Created}, nil
+			return progress.Step{Name: name, Outcome: progress.Created}, nil
 		}
-		return Step{Name: name, Outcome: Updated}, nil
+		return progress.Step{Name: name, Outcome: progress.Updated}, nil
 	}
 }
 
 // verify fetches both documents anonymously, as STS does, and checks them.
-func (p *publisher) verify(ctx context.Context) (Step, error) {
+func (p *publisher) verify(ctx context.Context) (progress.Step, error) {
 	base := p.opts.ReadURL
 	if base == "" {
 		base = p.result.Issuer
 	}
 	if err := CheckPublished(ctx, p.httpClient(), base, p.result.Issuer, p.keySet); err != nil {
-		return Step{}, err
+		return progress.Step{}, err
 	}
-	return Step{Name: "anonymous read of both documents", Outcome: Checked, Detail: base}, nil
+	return progress.Step{Name: "anonymous read of both documents", Outcome: progress.Checked, Detail: base}, nil
 }
 
 func (p *publisher) httpClient() *http.Client {

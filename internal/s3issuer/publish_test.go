@@ -25,26 +25,13 @@ import (
 	"github.com/irsa-dev/irsa/internal/motoserver"
 	"github.com/irsa-dev/irsa/internal/oidc"
 	"github.com/irsa-dev/irsa/internal/ownership"
+	"github.com/irsa-dev/irsa/internal/progress"
 	"github.com/irsa-dev/irsa/internal/s3issuer"
 )
 
 var moto *motoserver.Server
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "s3issuer-test")
-	if err != nil {
-		panic(err)
-	}
-	moto, err = motoserver.Start(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	moto.Stop()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(motoserver.RunTests(m, &moto)) }
 
 // newS3 resets the emulator and returns a client for region.
 func newS3(t *testing.T, region string) *s3.Client {
@@ -87,8 +74,8 @@ func anonymousGet(t *testing.T, url string) *http.Response {
 	return resp
 }
 
-func outcomes(r s3issuer.Result) map[string]s3issuer.Outcome {
-	out := map[string]s3issuer.Outcome{}
+func outcomes(r s3issuer.Result) map[string]progress.Outcome {
+	out := map[string]progress.Outcome{}
 	for _, s := range r.Steps {
 		out[s.Name] = s.Outcome
 	}
@@ -109,12 +96,12 @@ func TestPublish(t *testing.T) {
 		t.Errorf("issuer %q", res.Issuer)
 	}
 	got := outcomes(res)
-	for name, want := range map[string]s3issuer.Outcome{
-		"bucket " + bucket:                              s3issuer.Created,
-		"object .well-known/openid-configuration":       s3issuer.Created,
-		"object keys.json":                              s3issuer.Created,
-		"bucket policy statement " + s3issuer.PolicySid: s3issuer.Created,
-		"anonymous read of both documents":              s3issuer.Checked,
+	for name, want := range map[string]progress.Outcome{
+		"bucket " + bucket:                              progress.Created,
+		"object .well-known/openid-configuration":       progress.Created,
+		"object keys.json":                              progress.Created,
+		"bucket policy statement " + s3issuer.PolicySid: progress.Created,
+		"anonymous read of both documents":              progress.Checked,
 	} {
 		if got[name] != want {
 			t.Errorf("step %q: %q, want %q (all: %v)", name, got[name], want, got)
@@ -228,11 +215,11 @@ func TestPublishRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := outcomes(res)
-	if got["object keys.json"] != s3issuer.Updated || got["bucket "+bucket] != s3issuer.Unchanged {
+	if got["object keys.json"] != progress.Updated || got["bucket "+bucket] != progress.Unchanged {
 		t.Errorf("rotation steps: %v", got)
 	}
 	// ES256 joins RS256 in the discovery document.
-	if got["object .well-known/openid-configuration"] != s3issuer.Updated {
+	if got["object .well-known/openid-configuration"] != progress.Updated {
 		t.Errorf("discovery document not updated: %v", got)
 	}
 	want, err := oidc.KeySet([]crypto.PublicKey{current, next}, oidc.KeySetOptions{})
@@ -413,7 +400,7 @@ func TestPublishPrivate(t *testing.T) {
 		t.Fatalf("issuer %q is not CloudFront's", res.Issuer)
 	}
 	got := outcomes(res)
-	if got["anonymous reads: refused by S3, served by CloudFront"] != s3issuer.Skipped || got["CloudFront distribution for s3://"+bucket] != s3issuer.Created {
+	if got["anonymous reads: refused by S3, served by CloudFront"] != progress.Skipped || got["CloudFront distribution for s3://"+bucket] != progress.Created {
 		t.Errorf("steps %v", got)
 	}
 
