@@ -28,6 +28,7 @@ type config struct {
 	rounds          int
 	serviceAccounts int
 	skipMemory      bool
+	cpuProfile      string
 }
 
 func main() {
@@ -69,6 +70,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.rounds, "rounds", 3, "rounds, each ours then floor, to cancel drift")
 	fs.IntVar(&cfg.serviceAccounts, "service-accounts", 100000, "ServiceAccounts in the cluster for the memory figure")
 	fs.BoolVar(&cfg.skipMemory, "skip-memory", false, "skip the memory figure")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write our webhook's CPU profile during the first round to this file")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -189,8 +191,18 @@ func compare(ctx context.Context, cfg config, s *servers, res *results) error {
 	for round := range cfg.rounds {
 		var pair [2]tally
 		for i, tg := range targets {
+			var profiled chan error
+			if round == 0 && i == 0 && cfg.cpuProfile != "" {
+				profiled = make(chan error, 1)
+				go func() { profiled <- s.cpuProfile(ours, cfg.duration-time.Second, cfg.cpuProfile) }()
+			}
 			if pair[i], err = l.run(ctx, tg, cfg.duration); err != nil {
 				return err
+			}
+			if profiled != nil {
+				if err := <-profiled; err != nil {
+					return fmt.Errorf("-cpuprofile: %w", err)
+				}
 			}
 			if err := ctx.Err(); err != nil {
 				return err

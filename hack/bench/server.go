@@ -6,7 +6,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -41,6 +43,8 @@ type servers struct {
 	client *http.Client
 	plain  *http.Client
 	body   []byte
+	// profiling starts our webhook with /debug/pprof/.
+	profiling bool
 }
 
 // newServers writes a serving certificate into dir and returns a starter
@@ -53,7 +57,8 @@ func newServers(cfg config, dir, kubeconfig string, body []byte) (*servers, erro
 	s := &servers{
 		dir: dir, env: serverEnv(), irsa: cfg.irsa, kubeconfig: kubeconfig, body: body,
 		certFile: filepath.Join(dir, "tls.crt"), keyFile: filepath.Join(dir, "tls.key"),
-		plain: &http.Client{Timeout: 5 * time.Second},
+		plain:     &http.Client{Timeout: 5 * time.Second},
+		profiling: cfg.cpuProfile != "",
 	}
 	if err := ca.WriteServingPair(s.certFile, s.keyFile); err != nil {
 		return nil, err
@@ -75,6 +80,28 @@ func newServers(cfg config, dir, kubeconfig string, body []byte) (*servers, erro
 	return s, nil
 }
 
+// cpuProfile records srv's CPU profile for d into file.
+func (s *servers) cpuProfile(srv *server, d time.Duration, file string) error {
+	client := &http.Client{Timeout: d + 10*time.Second}
+	resp, err := client.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", srv.metricsURL, int(d.Seconds())))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profile: %s", resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 // closeIdle drops the client's kept-alive connections.
 func (s *servers) closeIdle() { s.client.CloseIdleConnections() }
 
@@ -92,7 +119,8 @@ func (s *servers) startOurs(ctx context.Context, name string) (*server, error) {
 		"--metrics-port", strconv.Itoa(ports[1]),
 		"--tls-cert", s.certFile,
 		"--tls-key", s.keyFile,
-		"--log-level", "warn")
+		"--log-level", "warn",
+		"--profiling="+strconv.FormatBool(s.profiling))
 	if err != nil {
 		return nil, err
 	}

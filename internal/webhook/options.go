@@ -34,6 +34,8 @@ type Options struct {
 	Port int
 	// MetricsPort serves /metrics, /healthz and /readyz over plain HTTP.
 	MetricsPort int
+	// Profiling adds Go's /debug/pprof/ handlers to the metrics port.
+	Profiling bool
 	// TLSCert and TLSKey are the serving certificate and key (PEM files).
 	TLSCert, TLSKey string
 	// TLSMinVersion is "1.2" or "1.3".
@@ -98,6 +100,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "address to listen on; empty means all")
 	fs.IntVar(&o.Port, "port", o.Port, "HTTPS port of /mutate")
 	fs.IntVar(&o.MetricsPort, "metrics-port", o.MetricsPort, "HTTP port of /metrics, /healthz and /readyz")
+	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "serve /debug/pprof/ on the metrics port")
 	fs.StringVar(&o.TLSCert, "tls-cert", o.TLSCert, "serving certificate file (PEM), re-read when it changes")
 	fs.StringVar(&o.TLSKey, "tls-key", o.TLSKey, "serving key file (PEM), re-read when it changes")
 	fs.StringVar(&o.TLSMinVersion, "tls-min-version", o.TLSMinVersion, "minimum TLS version: 1.2 or 1.3")

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -145,6 +146,11 @@ func Run(ctx context.Context, opts *Options, log *slog.Logger) error {
 	metricsMux := http.NewServeMux()
 	metricsMux.Handle("/metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
 	health.register(metricsMux)
+	if opts.Profiling {
+		metricsMux.HandleFunc("/debug/pprof/", pprof.Index)
+		metricsMux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		metricsMux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	metricsServer := &http.Server{
 		Addr:              net.JoinHostPort(opts.BindAddress, strconv.Itoa(opts.MetricsPort)),
 		Handler:           metricsMux,
