@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -166,4 +167,21 @@ func apiserverMetric(t *testing.T, name string, labels ...string) float64 {
 		t.Fatal(err)
 	}
 	return sumMetric(string(body), name, labels...)
+}
+
+// TestProfilingOnlyWhenAsked: /debug/pprof/ is served on the metrics port
+// with --profiling, and not without it.
+func TestProfilingOnlyWhenAsked(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		w := startWebhook(t, func(o *webhook.Options) { o.Profiling = on })
+		resp, err := http.Get(w.MetricsURL + "/debug/pprof/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if want := map[bool]int{false: http.StatusNotFound, true: http.StatusOK}[on]; resp.StatusCode != want {
+			t.Errorf("--profiling=%v: /debug/pprof/ answered %s, want %d", on, resp.Status, want)
+		}
+		w.stop()
+	}
 }
