@@ -114,12 +114,16 @@ func Ensure(ctx context.Context, api IAMAPI, opts Options) (Result, error) {
 	// the issuer without its scheme.
 	hostPath := strings.TrimPrefix(opts.Issuer, "https://")
 	thumbprint := strings.ToLower(opts.Thumbprint)
-	if thumbprint == "" {
+	host, _, _ := strings.Cut(hostPath, "/")
+	switch {
+	case thumbprint != "":
+	case TrustedByAWS(host):
+		e.report(progress.Step{Name: "TLS thumbprint of " + host + ":443", Outcome: progress.Skipped, Detail: "IAM checks S3 and CloudFront hosts against its own trusted CAs"})
+	default:
 		var err error
 		if thumbprint, err = Thumbprint(ctx, opts.Issuer, opts.Dial, opts.RootCAs); err != nil {
 			return e.result, err
 		}
-		host, _, _ := strings.Cut(hostPath, "/")
 		e.report(progress.Step{Name: "TLS thumbprint of " + host + ":443", Outcome: progress.Checked, Detail: thumbprint + ", last certificate served"})
 	}
 	arn, current, err := e.find(ctx, hostPath)
@@ -166,10 +170,36 @@ func (e *ensurer) report(s progress.Step) {
 	}
 }
 
+// ProviderLister is the part of the IAM client Find uses.
+type ProviderLister interface {
+	ListOpenIDConnectProviders(context.Context, *iam.ListOpenIDConnectProvidersInput, ...func(*iam.Options)) (*iam.ListOpenIDConnectProvidersOutput, error)
+	GetOpenIDConnectProvider(context.Context, *iam.GetOpenIDConnectProviderInput, ...func(*iam.Options)) (*iam.GetOpenIDConnectProviderOutput, error)
+}
+
+// ErrNoProvider says IAM has no OIDC identity provider for an issuer.
+var ErrNoProvider = errors.New("no IAM OIDC identity provider for the issuer")
+
+// Find returns the ARN and description of the IAM OIDC identity provider
+// for exactly issuer, or ErrNoProvider with the command that creates it.
+func Find(ctx context.Context, api ProviderLister, issuer string) (string, *iam.GetOpenIDConnectProviderOutput, error) {
+	if err := oidc.ValidateIssuer(issuer); err != nil {
+		return "", nil, err
+	}
+	arn, got, err := find(ctx, api, strings.TrimPrefix(issuer, "https://"))
+	if err == nil && got == nil {
+		err = fmt.Errorf("%w %s: create it with irsa aws provider create --issuer %s", ErrNoProvider, issuer, issuer)
+	}
+	return arn, got, err
+}
+
+func (e *ensurer) find(ctx context.Context, hostPath string) (string, *iam.GetOpenIDConnectProviderOutput, error) {
+	return find(ctx, e.api, hostPath)
+}
+
 // find returns the provider for exactly hostPath, or a nil provider if
 // there is none.
-func (e *ensurer) find(ctx context.Context, hostPath string) (string, *iam.GetOpenIDConnectProviderOutput, error) {
-	list, err := e.api.ListOpenIDConnectProviders(ctx, &iam.ListOpenIDConnectProvidersInput{})
+func find(ctx context.Context, api ProviderLister, hostPath string) (string, *iam.GetOpenIDConnectProviderOutput, error) {
+	list, err := api.ListOpenIDConnectProviders(ctx, &iam.ListOpenIDConnectProvidersInput{})
 	if err != nil {
 		return "", nil, iamError("ListOpenIDConnectProviders", "the account", err)
 	}
@@ -181,7 +211,7 @@ func (e *ensurer) find(ctx context.Context, hostPath string) (string, *iam.GetOp
 		if !strings.HasSuffix(arn, suffix) {
 			continue
 		}
-		got, err := e.api.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: &arn})
+		got, err := api.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: &arn})
 		var gone *iamtypes.NoSuchEntityException
 		if errors.As(err, &gone) {
 			continue
@@ -208,7 +238,7 @@ func (e *ensurer) create(ctx context.Context, hostPath, thumbprint string) error
 	out, err := e.api.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
 		Url:            aws.String(e.opts.Issuer),
 		ClientIDList:   ids,
-		ThumbprintList: []string{thumbprint},
+		ThumbprintList: thumbprintList(thumbprint),
 		Tags:           tagList,
 	})
 	var exists *iamtypes.EntityAlreadyExistsException
@@ -226,8 +256,31 @@ func (e *ensurer) create(ctx context.Context, hostPath, thumbprint string) error
 	e.result.ARN = aws.ToString(out.OpenIDConnectProviderArn)
 	e.report(progress.Step{Name: "identity provider " + hostPath, Outcome: progress.Created, Detail: "tagged " + ownership.TagKey + "=" + ownership.TagValue})
 	e.report(progress.Step{Name: "client IDs", Outcome: progress.Created, Detail: strings.Join(ids, ", ")})
-	e.report(progress.Step{Name: "thumbprints", Outcome: progress.Created, Detail: thumbprint})
+	if thumbprint != "" {
+		e.report(progress.Step{Name: "thumbprints", Outcome: progress.Created, Detail: thumbprint})
+	}
 	return nil
+}
+
+// thumbprintList is the thumbprints to create a provider with: none lets
+// IAM use its trusted CAs or fetch the thumbprint itself.
+func thumbprintList(thumbprint string) []string {
+	if thumbprint == "" {
+		return nil
+	}
+	return []string{thumbprint}
+}
+
+// TrustedByAWS reports whether IAM verifies host's certificate with its own
+// library of trusted CAs, so a thumbprint is neither needed nor used: S3
+// and CloudFront hosts.
+func TrustedByAWS(host string) bool {
+	for _, suffix := range []string{".amazonaws.com", ".amazonaws.com.cn", ".cloudfront.net"} {
+		if strings.HasSuffix(host, suffix) {
+			return true
+		}
+	}
+	return false
 }
 
 // clientIDs adds each wanted client ID the provider lacks, one call each
@@ -269,6 +322,9 @@ func (e *ensurer) clientIDs(ctx context.Context, arn string, have []string) erro
 // the others stay, since clients may still be served the old chain.
 func (e *ensurer) thumbprints(ctx context.Context, arn string, have []string, want string) error {
 	name := "thumbprints"
+	if want == "" {
+		return nil
+	}
 	if slices.ContainsFunc(have, func(t string) bool { return strings.EqualFold(t, want) }) {
 		e.report(progress.Step{Name: name, Outcome: progress.Unchanged, Detail: want})
 		return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -340,5 +341,47 @@ func TestEnsureAddClientIDFailsCleanlyOnMoto(t *testing.T) {
 	}
 	if arns := listProviders(t, client); !slices.Equal(arns, []string{arn}) {
 		t.Errorf("providers = %v, want only %s", arns, arn)
+	}
+}
+
+// TestEnsureS3IssuerNeedsNoThumbprint: IAM trusts S3 and CloudFront hosts'
+// certificates itself, so none is fetched or stored for them.
+func TestEnsureS3IssuerNeedsNoThumbprint(t *testing.T) {
+	client := newIAM(t)
+	issuer := "https://irsa-issuer.s3.eu-west-1.amazonaws.com"
+	opts := iamoidc.Options{Issuer: issuer, Dial: func(context.Context, string, string) (net.Conn, error) {
+		t.Error("dialed the issuer of an S3 bucket")
+		return nil, errors.New("no dialing")
+	}}
+	res, err := iamoidc.Ensure(context.Background(), client, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Steps[0].Outcome != progress.Skipped {
+		t.Errorf("thumbprint step %+v", res.Steps[0])
+	}
+	if got := getProvider(t, client, res.ARN); len(got.ThumbprintList) != 0 {
+		t.Errorf("thumbprints %v", got.ThumbprintList)
+	}
+	again, err := iamoidc.Ensure(context.Background(), client, opts)
+	if err != nil || again.Changed() {
+		t.Errorf("second run: %+v, %v", again.Steps, err)
+	}
+
+	arn, _, err := iamoidc.Find(context.Background(), client, issuer)
+	if err != nil || arn != res.ARN {
+		t.Errorf("Find: %q, %v; want %q", arn, err, res.ARN)
+	}
+	_, _, err = iamoidc.Find(context.Background(), client, issuer+"x")
+	if !errors.Is(err, iamoidc.ErrNoProvider) || !strings.Contains(err.Error(), "irsa aws provider create --issuer "+issuer+"x") {
+		t.Errorf("Find of a missing provider: %v", err)
+	}
+	for host, want := range map[string]bool{
+		"b.s3.us-east-1.amazonaws.com": true, "d1.cloudfront.net": true, "b.s3.cn-north-1.amazonaws.com.cn": true,
+		"oidc.example.com": false, "amazonaws.com.evil.example": false,
+	} {
+		if got := iamoidc.TrustedByAWS(host); got != want {
+			t.Errorf("TrustedByAWS(%s) = %v", host, got)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"time"
 )
 
 // Outcome says what a step did.
@@ -25,6 +26,8 @@ type Step struct {
 	Name    string
 	Outcome Outcome
 	Detail  string
+	// Took is how long the step took, when it was timed.
+	Took time.Duration
 }
 
 // Changed reports whether any of steps changed something.
@@ -39,6 +42,9 @@ func Printer(w io.Writer) func(Step) {
 		line := fmt.Sprintf("%-10s %s", s.Outcome, s.Name)
 		if s.Detail != "" {
 			line += " (" + s.Detail + ")"
+		}
+		if s.Took > 0 {
+			line += " [" + s.Took.Round(time.Millisecond).String() + "]"
 		}
 		fmt.Fprintln(w, line)
 	}
