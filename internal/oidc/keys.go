@@ -7,6 +7,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -15,6 +16,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -183,4 +187,51 @@ func ParseKeySet(data []byte) (*jose.JSONWebKeySet, error) {
 		}
 	}
 	return &set, nil
+}
+
+// Signing key files in a key directory, as kube-apiserver's
+// --service-account-signing-key-file and --service-account-key-file take them.
+const (
+	SigningKeyFile = "sa-signer.key"
+	PublicKeyFile  = "sa-signer.pub"
+)
+
+// EnsureSigningKey returns the public key of the signing key pair in dir,
+// creating a 2048-bit RSA pair there first when dir has none. created says
+// whether it did; an existing pair is never replaced.
+func EnsureSigningKey(dir string) (key crypto.PublicKey, created bool, err error) {
+	privateFile, publicFile := filepath.Join(dir, SigningKeyFile), filepath.Join(dir, PublicKeyFile)
+	if data, err := os.ReadFile(publicFile); err == nil {
+		keys, err := ParsePublicKeys(data)
+		if err != nil {
+			return nil, false, fmt.Errorf("%s: %w", publicFile, err)
+		}
+		if _, err := os.Stat(privateFile); err != nil {
+			return nil, false, fmt.Errorf("%s exists but its private key %s does not: %w", publicFile, privateFile, err)
+		}
+		return keys[0], false, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, false, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, false, err
+	}
+	private, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, false, err
+	}
+	der, err := x509.MarshalPKIXPublicKey(&private.PublicKey)
+	if err != nil {
+		return nil, false, err
+	}
+	// The private key first: a public key file alone means an
+	// interrupted run that cannot be resumed.
+	privatePEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(private)})
+	if err := os.WriteFile(privateFile, privatePEM, 0o600); err != nil {
+		return nil, false, err
+	}
+	if err := os.WriteFile(publicFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
+		return nil, false, err
+	}
+	return &private.PublicKey, true, nil
 }

@@ -1,0 +1,287 @@
+package setup_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/irsa-dev/irsa/deploy"
+	"github.com/irsa-dev/irsa/internal/localcluster"
+	"github.com/irsa-dev/irsa/internal/motoserver"
+	"github.com/irsa-dev/irsa/internal/progress"
+	"github.com/irsa-dev/irsa/internal/s3issuer"
+	"github.com/irsa-dev/irsa/internal/setup"
+)
+
+// The cluster signs with the address of this bucket, as it would after
+// `irsa setup` on a real cluster.
+const bucket, region = "irsa-setup-test", "us-east-1"
+
+var (
+	moto    *motoserver.Server
+	cluster *localcluster.Cluster
+)
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "setup-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	issuer, _ := s3issuer.IssuerURL(bucket, region)
+	if cluster, err = localcluster.Start(dir, localcluster.Options{Issuer: issuer}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer cluster.Stop()
+	return motoserver.RunTests(m, &moto)
+}
+
+// newRun resets AWS and returns clients and the options of a full setup
+// into the bucket the cluster signs for.
+func newRun(t *testing.T) (setup.Clients, setup.Options) {
+	t.Helper()
+	if err := moto.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := moto.Config(context.Background(), region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kube, dyn, mapper, err := setup.KubeClients(cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := setup.Clients{
+		Kube: kube, Dynamic: dyn, Mapper: mapper,
+		S3:         s3.NewFromConfig(cfg, func(o *s3.Options) { o.DisableLogOutputChecksumValidationSkipped = true }),
+		CloudFront: cloudfront.NewFromConfig(cfg),
+		IAM:        iam.NewFromConfig(cfg),
+	}
+	opts := setup.Options{
+		FromCluster: true,
+		Bucket:      bucket, Region: region,
+		ReadURL:    moto.URL + "/" + bucket,
+		HTTPClient: moto.HTTPClient(),
+		CertMode:   deploy.SelfSigned,
+	}
+	return c, opts
+}
+
+func phaseOutcomes(res setup.Result) map[string]progress.Outcome {
+	out := map[string]progress.Outcome{}
+	for _, s := range res.Steps {
+		if name, ok := strings.CutPrefix(s.Name, "phase "); ok {
+			out[name] = s.Outcome
+		}
+	}
+	return out
+}
+
+func TestSetupTwice(t *testing.T) {
+	ctx := context.Background()
+	c, opts := newRun(t)
+	var log bytes.Buffer
+	opts.Report = progress.Printer(&log)
+	res, err := setup.Run(ctx, c, opts)
+	t.Logf("first run:\n%s", log.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := phaseOutcomes(res)
+	if got[setup.PhasePublish] != progress.Created || got[setup.PhaseProvider] != progress.Created || got[setup.PhaseVerify] != progress.Checked {
+		t.Errorf("phases %v", got)
+	}
+	if got[setup.PhaseClusterIssuer] != progress.Checked {
+		t.Errorf("cluster-issuer: %s, want checked (the cluster already signs with the bucket)", got[setup.PhaseClusterIssuer])
+	}
+	if res.ProviderARN != "arn:aws:iam::"+motoserver.Account+":oidc-provider/"+bucket+".s3."+region+".amazonaws.com" {
+		t.Errorf("provider %q", res.ProviderARN)
+	}
+
+	// The webhook is registered with the CA of the certificate in its Secret.
+	secret, err := cluster.Client.CoreV1().Secrets(deploy.Namespace).Get(ctx, deploy.TLSSecret, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mwc, err := cluster.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, deploy.WebhookCfg, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(mwc.Webhooks[0].ClientConfig.CABundle, secret.Data["ca.crt"]) || len(secret.Data["tls.key"]) == 0 {
+		t.Error("the webhook configuration's caBundle is not the CA of the serving certificate")
+	}
+	if _, err := cluster.Client.AppsV1().Deployments(deploy.Namespace).Get(ctx, deploy.Name, metav1.GetOptions{}); err != nil {
+		t.Error(err)
+	}
+
+	log.Reset()
+	res, err = setup.Run(ctx, c, opts)
+	t.Logf("second run:\n%s", log.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Changed() {
+		t.Errorf("the second run changed something:\n%s", log.String())
+	}
+}
+
+// TestSetupResumes cuts a run off after each phase in turn, then runs
+// again: the second run finishes the job and a third changes nothing.
+func TestSetupResumes(t *testing.T) {
+	for _, stopAfter := range setup.Phases[:len(setup.Phases)-1] {
+		t.Run("after "+stopAfter, func(t *testing.T) {
+			c, opts := newRun(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			opts.Report = func(s progress.Step) {
+				if s.Name == "phase "+stopAfter {
+					cancel()
+				}
+			}
+			if _, err := setup.Run(ctx, c, opts); !errors.Is(err, context.Canceled) {
+				t.Fatalf("interrupted run: err = %v", err)
+			}
+			opts.Report = nil
+			if _, err := setup.Run(context.Background(), c, opts); err != nil {
+				t.Fatalf("resumed run: %v", err)
+			}
+			res, err := setup.Run(context.Background(), c, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Changed() {
+				t.Errorf("the run after the resumed one changed %+v", res.Steps)
+			}
+		})
+	}
+}
+
+func TestSetupDryRunChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	c, opts := newRun(t)
+	var out bytes.Buffer
+	opts.DryRun, opts.Out = true, &out
+	opts.SkipPhases = []string{setup.PhaseWebhook} // the webhook objects exist from other tests
+	if _, err := setup.Run(ctx, c, opts); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"issuer": "https://irsa-setup-test.s3.us-east-1.amazonaws.com"`, `"kid"`, s3issuer.PolicySid, "client IDs sts.amazonaws.com"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the plan lacks %s:\n%s", want, out.String())
+		}
+	}
+	_, err := c.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
+	var notFound *s3types.NotFound
+	if !errors.As(err, &notFound) {
+		t.Errorf("dry run made the bucket: %v", err)
+	}
+}
+
+// TestSetupOtherIssuer: a cluster that signs with another issuer gets the
+// kube-apiserver flags to set, and verify says the cluster is not there yet.
+func TestSetupOtherIssuer(t *testing.T) {
+	c, opts := newRun(t)
+	opts.Bucket = "irsa-setup-other"
+	opts.ReadURL = moto.URL + "/" + opts.Bucket
+	opts.SkipPhases = []string{setup.PhaseWebhook}
+	var out bytes.Buffer
+	opts.Out = &out
+	res, err := setup.Run(context.Background(), c, opts)
+	if err == nil || !strings.Contains(err.Error(), "phase verify") || !strings.Contains(err.Error(), "cluster-issuer") {
+		t.Fatalf("err = %v", err)
+	}
+	if phaseOutcomes(res)[setup.PhaseClusterIssuer] != progress.Skipped {
+		t.Errorf("phases %v", phaseOutcomes(res))
+	}
+	want := "--service-account-issuer=https://irsa-setup-other.s3.us-east-1.amazonaws.com\n  --service-account-issuer=" + cluster.Issuer
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("flags printed:\n%s\nwant the new issuer first, then the current one:\n%s", out.String(), want)
+	}
+}
+
+// TestSetupOpenShiftIssuer sets spec.serviceAccountIssuer on OpenShift's
+// authentication config, installed here as its CRD and object.
+func TestSetupOpenShiftIssuer(t *testing.T) {
+	ctx := context.Background()
+	c, opts := newRun(t)
+	opts.SkipPhases = []string{setup.PhaseWebhook, setup.PhaseVerify}
+	installAuthentication(t, "https://old.example.com")
+
+	res, err := setup.Run(ctx, c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := phaseOutcomes(res)[setup.PhaseClusterIssuer]; got != progress.Updated {
+		t.Errorf("cluster-issuer: %s", got)
+	}
+	auth, err := c.Dynamic.Resource(setup.OpenShiftAuthentication).Get(ctx, "cluster", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := unstructured.NestedString(auth.Object, "spec", "serviceAccountIssuer"); got != res.Issuer {
+		t.Errorf("serviceAccountIssuer %q, want %q", got, res.Issuer)
+	}
+	res, err = setup.Run(ctx, c, opts)
+	if err != nil || res.Changed() {
+		t.Errorf("second run: %+v, %v", res.Steps, err)
+	}
+}
+
+func installAuthentication(t *testing.T, issuer string) {
+	t.Helper()
+	ctx := context.Background()
+	crd := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+		"metadata": map[string]any{"name": "authentications.config.openshift.io"},
+		"spec": map[string]any{
+			"group": "config.openshift.io",
+			"names": map[string]any{"plural": "authentications", "singular": "authentication", "kind": "Authentication", "listKind": "AuthenticationList"},
+			"scope": "Cluster",
+			"versions": []any{map[string]any{
+				"name": "v1", "served": true, "storage": true,
+				"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}},
+			}},
+		},
+	}}
+	_, dyn, _, err := setup.KubeClients(cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crds := dyn.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
+	if _, err := crds.Create(ctx, crd, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = crds.Delete(context.Background(), crd.GetName(), metav1.DeleteOptions{}) })
+	auth := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "config.openshift.io/v1", "kind": "Authentication",
+		"metadata": map[string]any{"name": "cluster"},
+		"spec":     map[string]any{"serviceAccountIssuer": issuer},
+	}}
+	// The new resource takes a moment to be served.
+	var lastErr error
+	for range 100 {
+		if _, lastErr = dyn.Resource(setup.OpenShiftAuthentication).Create(ctx, auth, metav1.CreateOptions{}); lastErr == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal(lastErr)
+}
