@@ -372,3 +372,29 @@ func tagMap(tags []iamtypes.Tag) map[string]string {
 	}
 	return m
 }
+
+// ProviderDeleter is the part of the IAM client Delete uses.
+type ProviderDeleter interface {
+	ProviderLister
+	DeleteOpenIDConnectProvider(context.Context, *iam.DeleteOpenIDConnectProviderInput, ...func(*iam.Options)) (*iam.DeleteOpenIDConnectProviderOutput, error)
+}
+
+// Delete removes the provider for issuer when irsa created it, and leaves
+// one someone else made.
+func Delete(ctx context.Context, api ProviderDeleter, issuer string) (progress.Step, error) {
+	name := "identity provider " + strings.TrimPrefix(issuer, "https://")
+	arn, got, err := Find(ctx, api, issuer)
+	if errors.Is(err, ErrNoProvider) {
+		return progress.Step{Name: name, Outcome: progress.Unchanged, Detail: "not there"}, nil
+	}
+	if err != nil {
+		return progress.Step{}, err
+	}
+	if !ownership.Owned(tagMap(got.Tags)) {
+		return progress.Step{Name: name, Outcome: progress.Unchanged, Detail: "kept: irsa did not create it"}, nil
+	}
+	if _, err := api.DeleteOpenIDConnectProvider(ctx, &iam.DeleteOpenIDConnectProviderInput{OpenIDConnectProviderArn: &arn}); err != nil {
+		return progress.Step{}, iamError("DeleteOpenIDConnectProvider", arn, err)
+	}
+	return progress.Step{Name: name, Outcome: progress.Deleted}, nil
+}

@@ -19,6 +19,7 @@ const (
 	Unchanged Outcome = "unchanged"
 	Checked   Outcome = "checked"
 	Skipped   Outcome = "skipped"
+	Deleted   Outcome = "deleted"
 )
 
 // Step is one thing a command made sure of.
@@ -32,7 +33,9 @@ type Step struct {
 
 // Changed reports whether any of steps changed something.
 func Changed(steps []Step) bool {
-	return slices.ContainsFunc(steps, func(s Step) bool { return s.Outcome == Created || s.Outcome == Updated })
+	return slices.ContainsFunc(steps, func(s Step) bool {
+		return s.Outcome == Created || s.Outcome == Updated || s.Outcome == Deleted
+	})
 }
 
 // Printer returns a report function that writes each step to w as

@@ -110,3 +110,36 @@ func normalize(v any) any {
 	}
 	return v
 }
+
+// RemoveStatements drops the statements whose Sid is in sids from the
+// policy document current. empty says no statement is left, so the
+// policy itself can go.
+func RemoveStatements(current string, sids ...string) (policy string, changed, empty bool, err error) {
+	if current == "" {
+		return "", false, true, nil
+	}
+	doc := map[string]any{}
+	if err := json.Unmarshal([]byte(current), &doc); err != nil {
+		return "", false, false, fmt.Errorf("the bucket policy is not JSON: %w", err)
+	}
+	statements, _ := doc["Statement"].([]any)
+	if s, ok := doc["Statement"].(map[string]any); ok {
+		statements = []any{s}
+	}
+	var kept []any
+	for _, s := range statements {
+		if m, ok := s.(map[string]any); ok && slices.Contains(sids, fmt.Sprint(m["Sid"])) {
+			continue
+		}
+		kept = append(kept, s)
+	}
+	if len(kept) == len(statements) {
+		return current, false, len(kept) == 0, nil
+	}
+	doc["Statement"] = kept
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return "", false, false, err
+	}
+	return string(out), true, len(kept) == 0, nil
+}

@@ -249,12 +249,22 @@ func (p *publisher) createBucket(ctx context.Context, name string) (progress.Ste
 }
 
 func (p *publisher) owned(ctx context.Context) (bool, error) {
-	out, err := p.api.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &p.opts.Bucket})
+	return ownedBucket(ctx, p.api, p.opts.Bucket)
+}
+
+// tagReader reads a bucket's tags.
+type tagReader interface {
+	GetBucketTagging(context.Context, *s3.GetBucketTaggingInput, ...func(*s3.Options)) (*s3.GetBucketTaggingOutput, error)
+}
+
+// ownedBucket reports whether irsa created bucket, by its tags.
+func ownedBucket(ctx context.Context, api tagReader, bucket string) (bool, error) {
+	out, err := api.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &bucket})
 	if apiErrorCode(err) == "NoSuchTagSet" {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("read the tags of bucket %s: %w", p.opts.Bucket, err)
+		return false, fmt.Errorf("read the tags of bucket %s: %w", bucket, err)
 	}
 	tags := map[string]string{}
 	for _, t := range out.TagSet {

@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -284,4 +286,76 @@ func installAuthentication(t *testing.T, issuer string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatal(lastErr)
+}
+
+// TestTeardownLeavesForeignResources: teardown removes what setup made,
+// and keeps what others put beside it.
+func TestTeardownLeavesForeignResources(t *testing.T) {
+	ctx := context.Background()
+	c, opts := newRun(t)
+	iamClient := c.IAM.(*iam.Client)
+	s3Client := c.S3.(*s3.Client)
+	// Someone else's provider for another issuer, and their object and
+	// ConfigMap next to irsa's.
+	other, err := iamClient.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{Url: aws.String("https://theirs.example.com"), ClientIDList: []string{"sts.amazonaws.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := setup.Run(ctx, c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s3Client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("theirs.txt"), Body: strings.NewReader("x")}); err != nil {
+		t.Fatal(err)
+	}
+	theirs := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "pod-identity-webhook", Namespace: deploy.Namespace}}
+	if _, err := cluster.Client.CoreV1().ConfigMaps(deploy.Namespace).Create(ctx, theirs, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cluster.Client.CoreV1().ConfigMaps(deploy.Namespace).Delete(context.Background(), theirs.Name, metav1.DeleteOptions{})
+	})
+
+	tc := setup.TeardownClients{Dynamic: c.Dynamic, Mapper: c.Mapper, S3: s3Client, IAM: iamClient}
+	var log bytes.Buffer
+	topts := setup.TeardownOptions{Bucket: bucket, Issuer: res.Issuer, CertMode: deploy.SelfSigned, Report: progress.Printer(&log)}
+	if err := setup.Teardown(ctx, tc, topts); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("teardown:\n%s", log.String())
+
+	// irsa's: gone.
+	if _, err := cluster.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, deploy.WebhookCfg, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("webhook configuration: %v", err)
+	}
+	if _, err := iamClient.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: &res.ProviderARN}); err == nil {
+		t.Error("irsa's provider is still there")
+	}
+	if _, err := s3Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(s3issuer.KeySetKey)}); err == nil {
+		t.Error("keys.json is still there")
+	}
+	// Theirs: kept, and the bucket with it.
+	if _, err := iamClient.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: other.OpenIDConnectProviderArn}); err != nil {
+		t.Errorf("their provider: %v", err)
+	}
+	if _, err := s3Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String("theirs.txt")}); err != nil {
+		t.Errorf("their object: %v", err)
+	}
+	if _, err := cluster.Client.CoreV1().ConfigMaps(deploy.Namespace).Get(ctx, theirs.Name, metav1.GetOptions{}); err != nil {
+		t.Errorf("their ConfigMap: %v", err)
+	}
+
+	// Once their object is gone, the bucket irsa made goes too; a second
+	// teardown finds nothing left to do.
+	if _, err := s3Client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String("theirs.txt")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := setup.Teardown(ctx, tc, topts); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s3Client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
+	var notFound *s3types.NotFound
+	if !errors.As(err, &notFound) {
+		t.Errorf("the empty bucket irsa made is still there: %v", err)
+	}
 }
