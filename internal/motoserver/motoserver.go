@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/irsa-dev/irsa/internal/childprocess"
+	"github.com/irsa-dev/irsa/internal/s3issuer"
 )
 
 // Account is the AWS account id moto answers for.
@@ -135,35 +135,10 @@ func (s *Server) Config(ctx context.Context, region string) (aws.Config, error) 
 	)
 }
 
-// virtualHostedS3 matches the public address of an S3 bucket.
-var virtualHostedS3 = regexp.MustCompile(`^([a-z0-9][a-z0-9-]{1,61}[a-z0-9])\.s3[.-]([a-z0-9-]+)\.amazonaws\.com(\.cn)?$`)
-
 // HTTPClient returns a client that fetches https://BUCKET.s3.REGION.amazonaws.com/KEY
 // from the bucket in the server, the way anyone on the internet fetches a
 // public object from S3, and every other URL as usual.
-func (s *Server) HTTPClient() *http.Client {
-	return &http.Client{Timeout: 10 * time.Second, Transport: &s3Rewriter{server: s.URL, next: http.DefaultTransport}}
-}
-
-type s3Rewriter struct {
-	server string
-	next   http.RoundTripper
-}
-
-func (r *s3Rewriter) RoundTrip(req *http.Request) (*http.Response, error) {
-	m := virtualHostedS3.FindStringSubmatch(req.URL.Hostname())
-	if m == nil || req.URL.Scheme != "https" {
-		return r.next.RoundTrip(req)
-	}
-	req = req.Clone(req.Context())
-	target, err := req.URL.Parse(r.server + "/" + m[1] + req.URL.EscapedPath())
-	if err != nil {
-		return nil, err
-	}
-	req.URL = target
-	req.Host = target.Host
-	return r.next.RoundTrip(req)
-}
+func (s *Server) HTTPClient() *http.Client { return s3issuer.EndpointClient(s.URL) }
 
 // RunTests runs the tests of a package against one server, started before
 // and stopped after them, and returns the exit code for os.Exit.
