@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"path"
 	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -64,7 +65,7 @@ func Render(mode, image string) ([]*unstructured.Unstructured, error) {
 	if image != "" {
 		// A kustomization of our own on top sets the image, as a user's would.
 		target = "render"
-		k := types.Kustomization{Resources: []string{"../" + dir}, Images: []types.Image{{Name: "ghcr.io/irsa-dev/irsa", NewName: image}}}
+		k := types.Kustomization{Resources: []string{"../" + dir}, Images: []types.Image{imageOverride(image)}}
 		k.FixKustomization()
 		data, err := yaml.Marshal(k)
 		if err != nil {
@@ -95,6 +96,18 @@ func Render(mode, image string) ([]*unstructured.Unstructured, error) {
 	// would call must exist before it is registered.
 	slices.SortStableFunc(out, func(a, b *unstructured.Unstructured) int { return order(a) - order(b) })
 	return out, nil
+}
+
+// imageOverride replaces the manifests' image with image: a name with a
+// tag, a digest or neither (then tag latest).
+func imageOverride(image string) types.Image {
+	img := types.Image{Name: "ghcr.io/irsa-dev/irsa", NewName: image, NewTag: "latest"}
+	if name, digest, ok := strings.Cut(image, "@"); ok {
+		img.NewName, img.NewTag, img.Digest = name, "", digest
+	} else if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
+		img.NewName, img.NewTag = image[:i], image[i+1:]
+	}
+	return img
 }
 
 func order(u *unstructured.Unstructured) int {
