@@ -119,8 +119,10 @@ func NewTeardownCommand() *cobra.Command {
 		Long: `Remove what irsa setup created, and nothing else: the webhook's objects that
 carry irsa's labels, the IAM OIDC provider if irsa created it, the issuer
 documents and irsa's bucket policy statements, and the bucket if irsa
-created it and nothing else is in it. The webhook's namespace, the cluster's
-issuer and its signing keys are kept. Running it again changes nothing.`,
+created it and nothing else is in it. A private issuer's CloudFront
+distribution is disabled, and deleted by a run once that has deployed
+(minutes later). The webhook's namespace, the cluster's issuer and its
+signing keys are kept. Running it again changes nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -141,7 +143,7 @@ issuer and its signing keys are kept. Running it again changes nothing.`,
 					return err
 				}
 			}
-			c.S3, c.IAM = s3.NewFromConfig(cfg, quietChecksums), iam.NewFromConfig(cfg)
+			c.S3, c.IAM, c.CloudFront = s3.NewFromConfig(cfg, quietChecksums), iam.NewFromConfig(cfg), cloudfront.NewFromConfig(cfg)
 			opts.Report = progress.Printer(cmd.OutOrStdout())
 			return setup.Teardown(ctx, c, opts)
 		},

@@ -104,30 +104,14 @@ func (p *publisher) originAccessControl(ctx context.Context) (progress.Step, err
 func (p *publisher) distribution(ctx context.Context) (progress.Step, error) {
 	comment := distributionComment(p.opts.Bucket)
 	step := "CloudFront distribution for s3://" + p.opts.Bucket
-	in := &cloudfront.ListDistributionsInput{}
-	for {
-		out, err := p.opts.CloudFront.ListDistributions(ctx, in)
-		if err != nil {
-			return progress.Step{}, fmt.Errorf("list CloudFront distributions: %w", err)
-		}
-		if out.DistributionList == nil {
-			break
-		}
-		for _, d := range out.DistributionList.Items {
-			c, err := p.distributionComment(ctx, d)
-			if err != nil {
-				return progress.Step{}, err
-			}
-			if c == comment {
-				p.distributionARN = aws.ToString(d.ARN)
-				p.result.Issuer = "https://" + aws.ToString(d.DomainName)
-				return progress.Step{Name: step, Outcome: progress.Unchanged, Detail: aws.ToString(d.DomainName)}, nil
-			}
-		}
-		if !aws.ToBool(out.DistributionList.IsTruncated) {
-			break
-		}
-		in.Marker = out.DistributionList.NextMarker
+	found, err := findDistribution(ctx, p.opts.CloudFront, p.opts.Bucket)
+	if err != nil {
+		return progress.Step{}, err
+	}
+	if found != nil {
+		p.distributionARN = aws.ToString(found.ARN)
+		p.result.Issuer = "https://" + aws.ToString(found.DomainName)
+		return progress.Step{Name: step, Outcome: progress.Unchanged, Detail: aws.ToString(found.DomainName)}, nil
 	}
 	origin := p.opts.Bucket + ".s3." + p.opts.Region + "." + p.partition.DNSSuffix
 	const originID = "irsa-issuer-bucket"
@@ -164,19 +148,53 @@ func (p *publisher) distribution(ctx context.Context) (progress.Step, error) {
 	if err != nil {
 		return progress.Step{}, fmt.Errorf("create %s: %w", step, err)
 	}
-	d := out.Distribution
-	p.distributionARN = aws.ToString(d.ARN)
-	p.result.Issuer = "https://" + aws.ToString(d.DomainName)
-	return progress.Step{Name: step, Outcome: progress.Created, Detail: aws.ToString(d.DomainName)}, nil
+	created := out.Distribution
+	p.distributionARN = aws.ToString(created.ARN)
+	p.result.Issuer = "https://" + aws.ToString(created.DomainName)
+	return progress.Step{Name: step, Outcome: progress.Created, Detail: aws.ToString(created.DomainName)}, nil
 }
 
-// distributionComment is the comment of the distribution d summarizes;
-// a summary without one (emulators leave it out) is read in full.
-func (p *publisher) distributionComment(ctx context.Context, d cftypes.DistributionSummary) (string, error) {
+// distributionFinder lists distributions and reads their configuration.
+type distributionFinder interface {
+	ListDistributions(context.Context, *cloudfront.ListDistributionsInput, ...func(*cloudfront.Options)) (*cloudfront.ListDistributionsOutput, error)
+	GetDistributionConfig(context.Context, *cloudfront.GetDistributionConfigInput, ...func(*cloudfront.Options)) (*cloudfront.GetDistributionConfigOutput, error)
+}
+
+// findDistribution returns the distribution irsa made for bucket, or nil.
+func findDistribution(ctx context.Context, api distributionFinder, bucket string) (*cftypes.DistributionSummary, error) {
+	comment := distributionComment(bucket)
+	in := &cloudfront.ListDistributionsInput{}
+	for {
+		out, err := api.ListDistributions(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("list CloudFront distributions: %w", err)
+		}
+		if out.DistributionList == nil {
+			return nil, nil
+		}
+		for _, d := range out.DistributionList.Items {
+			c, err := commentOf(ctx, api, d)
+			if err != nil {
+				return nil, err
+			}
+			if c == comment {
+				return &d, nil
+			}
+		}
+		if !aws.ToBool(out.DistributionList.IsTruncated) {
+			return nil, nil
+		}
+		in.Marker = out.DistributionList.NextMarker
+	}
+}
+
+// commentOf is the comment of the distribution d summarizes; a summary
+// without one (emulators leave it out) is read in full.
+func commentOf(ctx context.Context, api distributionFinder, d cftypes.DistributionSummary) (string, error) {
 	if d.Comment != nil {
 		return *d.Comment, nil
 	}
-	out, err := p.opts.CloudFront.GetDistributionConfig(ctx, &cloudfront.GetDistributionConfigInput{Id: d.Id})
+	out, err := api.GetDistributionConfig(ctx, &cloudfront.GetDistributionConfigInput{Id: d.Id})
 	if err != nil {
 		return "", fmt.Errorf("read CloudFront distribution %s: %w", aws.ToString(d.Id), err)
 	}

@@ -462,3 +462,41 @@ func TestPublishPrivate(t *testing.T) {
 		t.Errorf("second run: %+v", again)
 	}
 }
+
+// TestUnpublishCloudFront disables the distribution a private publish
+// made, then deletes it and its origin access control on the next run.
+func TestUnpublishCloudFront(t *testing.T) {
+	ctx := context.Background()
+	api := newS3(t, "us-east-1")
+	cfg, err := moto.Config(ctx, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf := cloudfront.NewFromConfig(cfg)
+	const bucket = "irsa-private-gone"
+	key, _ := newKeys(t)
+	opts := options(bucket, "us-east-1", key)
+	opts.Private, opts.CloudFront, opts.Emulated = true, cf, true
+	if _, err := s3issuer.Publish(ctx, api, opts); err != nil {
+		t.Fatal(err)
+	}
+	var steps []progress.Step
+	report := func(s progress.Step) { steps = append(steps, s) }
+	for run, want := range []progress.Outcome{progress.Updated, progress.Deleted} {
+		steps = nil
+		if err := s3issuer.UnpublishCloudFront(ctx, cf, bucket, report); err != nil {
+			t.Fatal(err)
+		}
+		if len(steps) == 0 || steps[0].Outcome != want {
+			t.Fatalf("run %d: %+v, want %s", run+1, steps, want)
+		}
+	}
+	oacs, err := cf.ListOriginAccessControls(ctx, &cloudfront.ListOriginAccessControlsInput{})
+	if err != nil || len(oacs.OriginAccessControlList.Items) != 0 {
+		t.Errorf("origin access controls left: %+v, %v", oacs, err)
+	}
+	steps = nil
+	if err := s3issuer.UnpublishCloudFront(ctx, cf, bucket, report); err != nil || len(steps) != 0 {
+		t.Errorf("third run: %+v, %v", steps, err)
+	}
+}

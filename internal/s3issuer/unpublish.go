@@ -6,9 +6,11 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/irsa-dev/irsa/internal/ownership"
 	"github.com/irsa-dev/irsa/internal/progress"
 )
 
@@ -94,4 +96,100 @@ func Unpublish(ctx context.Context, api UnpublishAPI, bucket string, report func
 	}
 	report(progress.Step{Name: name, Outcome: progress.Deleted})
 	return nil
+}
+
+// CloudFrontTeardownAPI is the part of the CloudFront client
+// UnpublishCloudFront uses.
+type CloudFrontTeardownAPI interface {
+	distributionFinder
+	GetDistribution(context.Context, *cloudfront.GetDistributionInput, ...func(*cloudfront.Options)) (*cloudfront.GetDistributionOutput, error)
+	UpdateDistribution(context.Context, *cloudfront.UpdateDistributionInput, ...func(*cloudfront.Options)) (*cloudfront.UpdateDistributionOutput, error)
+	DeleteDistribution(context.Context, *cloudfront.DeleteDistributionInput, ...func(*cloudfront.Options)) (*cloudfront.DeleteDistributionOutput, error)
+	ListTagsForResource(context.Context, *cloudfront.ListTagsForResourceInput, ...func(*cloudfront.Options)) (*cloudfront.ListTagsForResourceOutput, error)
+	ListOriginAccessControls(context.Context, *cloudfront.ListOriginAccessControlsInput, ...func(*cloudfront.Options)) (*cloudfront.ListOriginAccessControlsOutput, error)
+	GetOriginAccessControl(context.Context, *cloudfront.GetOriginAccessControlInput, ...func(*cloudfront.Options)) (*cloudfront.GetOriginAccessControlOutput, error)
+	DeleteOriginAccessControl(context.Context, *cloudfront.DeleteOriginAccessControlInput, ...func(*cloudfront.Options)) (*cloudfront.DeleteOriginAccessControlOutput, error)
+}
+
+// UnpublishCloudFront takes back the distribution and origin access
+// control a private publish made for bucket. CloudFront deletes only a
+// disabled distribution whose change has deployed, which takes minutes: the
+// first run disables it, a later run deletes it. A distribution without
+// irsa's tag is left alone.
+func UnpublishCloudFront(ctx context.Context, api CloudFrontTeardownAPI, bucket string, report func(progress.Step)) error {
+	name := "CloudFront distribution for s3://" + bucket
+	found, err := findDistribution(ctx, api, bucket)
+	if err != nil || found == nil {
+		return err
+	}
+	tags, err := api.ListTagsForResource(ctx, &cloudfront.ListTagsForResourceInput{Resource: found.ARN})
+	if err != nil {
+		return fmt.Errorf("read the tags of %s: %w", name, err)
+	}
+	owned := map[string]string{}
+	if tags.Tags != nil {
+		for _, t := range tags.Tags.Items {
+			owned[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
+	}
+	if !ownership.Owned(owned) {
+		report(progress.Step{Name: name, Outcome: progress.Unchanged, Detail: "kept: irsa did not create it"})
+		return nil
+	}
+	d, err := api.GetDistribution(ctx, &cloudfront.GetDistributionInput{Id: found.Id})
+	if err != nil {
+		return fmt.Errorf("read %s: %w", name, err)
+	}
+	enabled := aws.ToBool(d.Distribution.DistributionConfig.Enabled)
+	deployed := aws.ToString(d.Distribution.Status) == "Deployed"
+	switch {
+	case enabled:
+		cfg := d.Distribution.DistributionConfig
+		cfg.Enabled = aws.Bool(false)
+		if _, err := api.UpdateDistribution(ctx, &cloudfront.UpdateDistributionInput{Id: found.Id, IfMatch: d.ETag, DistributionConfig: cfg}); err != nil {
+			return fmt.Errorf("disable %s: %w", name, err)
+		}
+		report(progress.Step{Name: name, Outcome: progress.Updated, Detail: "disabled; CloudFront deletes it only once that has deployed: run teardown again in a few minutes"})
+		return nil
+	case !deployed:
+		report(progress.Step{Name: name, Outcome: progress.Unchanged, Detail: "disabling is still deploying: run teardown again in a few minutes"})
+		return nil
+	}
+	if _, err := api.DeleteDistribution(ctx, &cloudfront.DeleteDistributionInput{Id: found.Id, IfMatch: d.ETag}); err != nil {
+		return fmt.Errorf("delete %s: %w", name, err)
+	}
+	report(progress.Step{Name: name, Outcome: progress.Deleted, Detail: aws.ToString(found.DomainName)})
+	return deleteOriginAccessControl(ctx, api, bucket, report)
+}
+
+func deleteOriginAccessControl(ctx context.Context, api CloudFrontTeardownAPI, bucket string, report func(progress.Step)) error {
+	name := originAccessControlName(bucket)
+	in := &cloudfront.ListOriginAccessControlsInput{}
+	for {
+		out, err := api.ListOriginAccessControls(ctx, in)
+		if err != nil {
+			return fmt.Errorf("list CloudFront origin access controls: %w", err)
+		}
+		if out.OriginAccessControlList == nil {
+			return nil
+		}
+		for _, oac := range out.OriginAccessControlList.Items {
+			if aws.ToString(oac.Name) != name {
+				continue
+			}
+			got, err := api.GetOriginAccessControl(ctx, &cloudfront.GetOriginAccessControlInput{Id: oac.Id})
+			if err != nil {
+				return fmt.Errorf("read origin access control %s: %w", name, err)
+			}
+			if _, err := api.DeleteOriginAccessControl(ctx, &cloudfront.DeleteOriginAccessControlInput{Id: oac.Id, IfMatch: got.ETag}); err != nil {
+				return fmt.Errorf("delete origin access control %s: %w", name, err)
+			}
+			report(progress.Step{Name: "CloudFront origin access control " + name, Outcome: progress.Deleted})
+			return nil
+		}
+		if !aws.ToBool(out.OriginAccessControlList.IsTruncated) {
+			return nil
+		}
+		in.Marker = out.OriginAccessControlList.NextMarker
+	}
 }

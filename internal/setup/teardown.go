@@ -22,6 +22,9 @@ type TeardownClients struct {
 	Mapper  meta.RESTMapper
 	S3      s3issuer.UnpublishAPI
 	IAM     iamoidc.ProviderDeleter
+	// CloudFront, when set, also takes back a private issuer's
+	// distribution.
+	CloudFront s3issuer.CloudFrontTeardownAPI
 }
 
 // TeardownOptions say what setup made.
@@ -37,8 +40,9 @@ type TeardownOptions struct {
 
 // Teardown removes what setup created and nothing else: the webhook's
 // objects that carry irsa's labels, the IAM provider if irsa created it,
-// the issuer documents and irsa's bucket policy statements, and the
-// bucket when irsa created it and nothing else is in it. The cluster's
+// a private issuer's CloudFront distribution (disabled first, deleted by a
+// later run), the issuer documents and irsa's bucket policy statements,
+// and the bucket when irsa created it and nothing else is in it. The cluster's
 // issuer and signing keys stay: tokens in use depend on them.
 func Teardown(ctx context.Context, c TeardownClients, opts TeardownOptions) error {
 	report := opts.Report
@@ -56,6 +60,11 @@ func Teardown(ctx context.Context, c TeardownClients, opts TeardownOptions) erro
 			return err
 		}
 		report(step)
+	}
+	if opts.Bucket != "" && c.CloudFront != nil {
+		if err := s3issuer.UnpublishCloudFront(ctx, c.CloudFront, opts.Bucket, report); err != nil {
+			return err
+		}
 	}
 	if opts.Bucket != "" {
 		if err := s3issuer.Unpublish(ctx, c.S3, opts.Bucket, report); err != nil {
