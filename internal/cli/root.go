@@ -25,6 +25,7 @@ through a projected ServiceAccount token and OIDC federation with AWS STS.`,
 	}
 	root.SetContext(ctx)
 	root.AddCommand(NewSetupCommand(), NewTeardownCommand())
+	root.AddCommand(NewRoleCommand())
 	root.AddCommand(NewWebhookCommand(ctx, runWebhook), NewOIDCCommand(), NewTokenCommand(), NewDemoCommand(ctx), NewAWSCommand())
 	return root
 }
