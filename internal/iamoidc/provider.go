@@ -15,8 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
-	"github.com/aws/smithy-go"
 
+	"github.com/irsa-dev/irsa/internal/awserr"
 	"github.com/irsa-dev/irsa/internal/oidc"
 	"github.com/irsa-dev/irsa/internal/ownership"
 	"github.com/irsa-dev/irsa/internal/progress"
@@ -201,7 +201,7 @@ func (e *ensurer) find(ctx context.Context, hostPath string) (string, *iam.GetOp
 func find(ctx context.Context, api ProviderLister, hostPath string) (string, *iam.GetOpenIDConnectProviderOutput, error) {
 	list, err := api.ListOpenIDConnectProviders(ctx, &iam.ListOpenIDConnectProvidersInput{})
 	if err != nil {
-		return "", nil, iamError("ListOpenIDConnectProviders", "the account", err)
+		return "", nil, awserr.Action("iam:ListOpenIDConnectProviders", "the account", err)
 	}
 	// The ARN ends in the provider's URL without its scheme; the colon
 	// keeps b.example.com from matching a.b.example.com.
@@ -217,7 +217,7 @@ func find(ctx context.Context, api ProviderLister, hostPath string) (string, *ia
 			continue
 		}
 		if err != nil {
-			return "", nil, iamError("GetOpenIDConnectProvider", arn, err)
+			return "", nil, awserr.Action("iam:GetOpenIDConnectProvider", arn, err)
 		}
 		if strings.TrimPrefix(aws.ToString(got.Url), "https://") == hostPath {
 			return arn, got, nil
@@ -248,7 +248,7 @@ func (e *ensurer) create(ctx context.Context, hostPath, thumbprint string) error
 		return err
 	case errors.As(err, &limit):
 		return fmt.Errorf("create the identity provider for %s: an IAM quota is reached (at most 100 OIDC providers per account, 100 client IDs per provider): delete providers no cluster uses: %w", hostPath, err)
-	case isAccessDenied(err):
+	case awserr.IsAccessDenied(err):
 		return fmt.Errorf("create the identity provider for %s: access denied: the credentials need iam:CreateOpenIDConnectProvider and iam:TagOpenIDConnectProvider (IAM requires both to create a tagged provider): %w", hostPath, err)
 	case err != nil:
 		return fmt.Errorf("iam:CreateOpenIDConnectProvider for %s: %w", hostPath, err)
@@ -298,7 +298,7 @@ func (e *ensurer) clientIDs(ctx context.Context, arn string, have []string) erro
 			return fmt.Errorf("add client ID %q to %s: the provider has the most client IDs IAM allows (100): %w", id, arn, err)
 		}
 		if err != nil {
-			return iamError("AddClientIDToOpenIDConnectProvider", arn, err)
+			return awserr.Action("iam:AddClientIDToOpenIDConnectProvider", arn, err)
 		}
 		added = append(added, id)
 	}
@@ -336,7 +336,7 @@ func (e *ensurer) thumbprints(ctx context.Context, arn string, have []string, wa
 	list := append(slices.Clone(have), want)
 	_, err := e.api.UpdateOpenIDConnectProviderThumbprint(ctx, &iam.UpdateOpenIDConnectProviderThumbprintInput{OpenIDConnectProviderArn: &arn, ThumbprintList: list})
 	if err != nil {
-		return iamError("UpdateOpenIDConnectProviderThumbprint", arn, err)
+		return awserr.Action("iam:UpdateOpenIDConnectProviderThumbprint", arn, err)
 	}
 	detail := "added " + want
 	if len(have) > 0 {
@@ -344,25 +344,6 @@ func (e *ensurer) thumbprints(ctx context.Context, arn string, have []string, wa
 	}
 	e.report(progress.Step{Name: name, Outcome: progress.Updated, Detail: detail})
 	return nil
-}
-
-// iamError names the IAM action that failed and on what; for a refusal,
-// it says which permission the credentials lack.
-func iamError(action, target string, err error) error {
-	if isAccessDenied(err) {
-		return fmt.Errorf("iam:%s on %s: access denied: the credentials need iam:%s: %w", action, target, action, err)
-	}
-	return fmt.Errorf("iam:%s on %s: %w", action, target, err)
-}
-
-// isAccessDenied reports whether AWS refused the call for lack of a
-// permission; the IAM SDK has no typed error for it.
-func isAccessDenied(err error) bool {
-	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) {
-		return false
-	}
-	return apiErr.ErrorCode() == "AccessDenied" || apiErr.ErrorCode() == "AccessDeniedException"
 }
 
 func tagMap(tags []iamtypes.Tag) map[string]string {
@@ -394,7 +375,7 @@ func Delete(ctx context.Context, api ProviderDeleter, issuer string) (progress.S
 		return progress.Step{Name: name, Outcome: progress.Unchanged, Detail: "kept: irsa did not create it"}, nil
 	}
 	if _, err := api.DeleteOpenIDConnectProvider(ctx, &iam.DeleteOpenIDConnectProviderInput{OpenIDConnectProviderArn: &arn}); err != nil {
-		return progress.Step{}, iamError("DeleteOpenIDConnectProvider", arn, err)
+		return progress.Step{}, awserr.Action("iam:DeleteOpenIDConnectProvider", arn, err)
 	}
 	return progress.Step{Name: name, Outcome: progress.Deleted}, nil
 }

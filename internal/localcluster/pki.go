@@ -77,4 +77,3 @@ func writeAtomic(path string, data []byte) error {
 func pemBlock(kind string, der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der})
 }
-

@@ -3,6 +3,7 @@ package oidc
 import (
 	"context"
 	"crypto"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -90,4 +91,18 @@ func publicKeysOf(raw []byte) ([]crypto.PublicKey, error) {
 		keys = append(keys, k.Key)
 	}
 	return keys, nil
+}
+
+// ReadClusterIssuer returns the issuer the cluster signs ServiceAccount
+// tokens with, from the API server's own discovery document.
+func ReadClusterIssuer(ctx context.Context, client kubernetes.Interface) (string, error) {
+	raw, err := client.CoreV1().RESTClient().Get().AbsPath(DiscoveryPath).DoRaw(ctx)
+	if err != nil {
+		return "", fmt.Errorf("read the cluster's issuer from %s: %w", DiscoveryPath, err)
+	}
+	var d Discovery
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return "", fmt.Errorf("the cluster's %s is not a discovery document: %w", DiscoveryPath, err)
+	}
+	return d.Issuer, nil
 }

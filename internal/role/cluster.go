@@ -26,18 +26,14 @@ const ManagedByLabel = "app.kubernetes.io/managed-by"
 // DiscoverIssuer returns the issuer the cluster's API server signs
 // ServiceAccount tokens as, from its /.well-known/openid-configuration.
 func DiscoverIssuer(ctx context.Context, client kubernetes.Interface) (string, error) {
-	raw, err := client.CoreV1().RESTClient().Get().AbsPath(oidc.DiscoveryPath).DoRaw(ctx)
+	issuer, err := oidc.ReadClusterIssuer(ctx, client)
 	if err != nil {
-		return "", fmt.Errorf("read the cluster's issuer from %s: %w (give it with --issuer)", oidc.DiscoveryPath, err)
+		return "", fmt.Errorf("%w (give the issuer with --issuer)", err)
 	}
-	var d oidc.Discovery
-	if err := json.Unmarshal(raw, &d); err != nil {
-		return "", fmt.Errorf("the cluster's %s is not a discovery document: %w (give the issuer with --issuer)", oidc.DiscoveryPath, err)
-	}
-	if err := oidc.ValidateIssuer(d.Issuer); err != nil {
+	if err := oidc.ValidateIssuer(issuer); err != nil {
 		return "", fmt.Errorf("the cluster's ServiceAccount issuer cannot be used with AWS: %w: publish one (irsa oidc publish) and give it to kube-apiserver as --service-account-issuer", err)
 	}
-	return d.Issuer, nil
+	return issuer, nil
 }
 
 // getServiceAccount returns the ServiceAccount, or nil when it does not

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/irsa-dev/irsa/internal/awserr"
 	"github.com/irsa-dev/irsa/internal/iamoidc"
 	"github.com/irsa-dev/irsa/internal/ownership"
 	"github.com/irsa-dev/irsa/internal/progress"
@@ -166,7 +167,7 @@ func (c *creator) read(ctx context.Context) error {
 			if isNoSuchEntity(err) {
 				return fmt.Errorf("managed policy %s does not exist: check the ARN (aws iam list-policies): %w", p, err)
 			}
-			return iamError("GetPolicy", p, err)
+			return awserr.Action("iam:GetPolicy", p, err)
 		}
 	}
 	c.inline = map[string]string{}
@@ -256,7 +257,7 @@ func (c *creator) ensureRole(ctx context.Context) error {
 				return fmt.Errorf("role %s was created by someone else meanwhile: run again to check it: %w", o.RoleName, err)
 			}
 			if err != nil {
-				return iamError("CreateRole", name, err)
+				return awserr.Action("iam:CreateRole", name, err)
 			}
 			c.result.RoleARN = aws.ToString(out.Role.Arn)
 		}
@@ -281,7 +282,7 @@ func (c *creator) ensureRole(ctx context.Context) error {
 			return fmt.Errorf("IAM refused the merged trust policy of role %s (one of the statements kept from before may be invalid): %w", o.RoleName, err)
 		}
 		if err != nil {
-			return iamError("UpdateAssumeRolePolicy", name, err)
+			return awserr.Action("iam:UpdateAssumeRolePolicy", name, err)
 		}
 	}
 	c.log.change(progress.Step{Name: "trust policy", Outcome: progress.Updated, Detail: trustChange(conditions, c.trust)}, "update")
@@ -328,7 +329,7 @@ func (c *creator) ensurePermissions(ctx context.Context) error {
 			case errors.As(err, &notAttachable):
 				return fmt.Errorf("attach %s to role %s: the policy cannot be attached to roles (service-linked policies cannot): %w", p, o.RoleName, err)
 			case err != nil:
-				return iamError("AttachRolePolicy", "role "+o.RoleName, err)
+				return awserr.Action("iam:AttachRolePolicy", "role "+o.RoleName, err)
 			}
 		}
 		c.log.change(progress.Step{Name: name, Outcome: progress.Created, Detail: "attached"}, "attach")
@@ -352,7 +353,7 @@ func (c *creator) ensureInline(ctx context.Context, name, doc string) error {
 		switch {
 		case isNoSuchEntity(err):
 		case err != nil:
-			return iamError("GetRolePolicy", "role "+o.RoleName, err)
+			return awserr.Action("iam:GetRolePolicy", "role "+o.RoleName, err)
 		default:
 			current, err := decodePolicy(aws.ToString(out.PolicyDocument))
 			if err != nil {
@@ -375,7 +376,7 @@ func (c *creator) ensureInline(ctx context.Context, name, doc string) error {
 		case errors.As(err, &limit):
 			return fmt.Errorf("inline policy %s: the role's inline policies together pass IAM's quota (%d characters): use a managed policy (--policy-arn) instead: %w", name, maxInlinePolicySize, err)
 		case err != nil:
-			return iamError("PutRolePolicy", "role "+o.RoleName, err)
+			return awserr.Action("iam:PutRolePolicy", "role "+o.RoleName, err)
 		}
 	}
 	c.log.change(step, verb)

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/irsa-dev/irsa/internal/awserr"
 	"github.com/irsa-dev/irsa/internal/identity"
 	"github.com/irsa-dev/irsa/internal/mutate"
 	"github.com/irsa-dev/irsa/internal/ownership"
@@ -134,7 +135,7 @@ func deleteRole(ctx context.Context, api IAMAPI, opts DeleteOptions, log *stepLo
 	for _, p := range attached {
 		if !opts.DryRun {
 			if _, err := api.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: &name, PolicyArn: aws.String(p)}); err != nil && !isNoSuchEntity(err) {
-				return iamError("DetachRolePolicy", "role "+name, err)
+				return awserr.Action("iam:DetachRolePolicy", "role "+name, err)
 			}
 		}
 		log.change(progress.Step{Name: "attachment of managed policy " + p, Outcome: progress.Deleted, Detail: "the policy itself is kept"}, "detach")
@@ -142,7 +143,7 @@ func deleteRole(ctx context.Context, api IAMAPI, opts DeleteOptions, log *stepLo
 	for _, p := range inline {
 		if !opts.DryRun {
 			if _, err := api.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: &name, PolicyName: aws.String(p)}); err != nil && !isNoSuchEntity(err) {
-				return iamError("DeleteRolePolicy", "role "+name, err)
+				return awserr.Action("iam:DeleteRolePolicy", "role "+name, err)
 			}
 		}
 		log.change(progress.Step{Name: "inline policy " + p, Outcome: progress.Deleted}, "delete")
@@ -154,7 +155,7 @@ func deleteRole(ctx context.Context, api IAMAPI, opts DeleteOptions, log *stepLo
 		case errors.As(err, &conflict):
 			return fmt.Errorf("role %s is still in use (an instance profile holds it, or a policy was attached meanwhile): remove it from its instance profiles (aws iam list-instance-profiles-for-role --role-name %s) and run again: %w", name, name, err)
 		case err != nil && !isNoSuchEntity(err):
-			return iamError("DeleteRole", "role "+name, err)
+			return awserr.Action("iam:DeleteRole", "role "+name, err)
 		}
 	}
 	log.change(progress.Step{Name: "role " + name, Outcome: progress.Deleted}, "delete")

@@ -3,13 +3,12 @@ package role
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
-	"github.com/aws/smithy-go"
 
+	"github.com/irsa-dev/irsa/internal/awserr"
 	"github.com/irsa-dev/irsa/internal/iamoidc"
 )
 
@@ -41,7 +40,7 @@ func getRole(ctx context.Context, api IAMAPI, name string) (*iamtypes.Role, erro
 		return nil, nil
 	}
 	if err != nil {
-		return nil, iamError("GetRole", "role "+name, err)
+		return nil, awserr.Action("iam:GetRole", "role "+name, err)
 	}
 	return out.Role, nil
 }
@@ -54,7 +53,7 @@ func attachedPolicies(ctx context.Context, api IAMAPI, role string) ([]string, e
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return nil, iamError("ListAttachedRolePolicies", "role "+role, err)
+			return nil, awserr.Action("iam:ListAttachedRolePolicies", "role "+role, err)
 		}
 		for _, p := range page.AttachedPolicies {
 			arns = append(arns, aws.ToString(p.PolicyArn))
@@ -70,7 +69,7 @@ func inlinePolicies(ctx context.Context, api IAMAPI, role string) ([]string, err
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return nil, iamError("ListRolePolicies", "role "+role, err)
+			return nil, awserr.Action("iam:ListRolePolicies", "role "+role, err)
 		}
 		names = append(names, page.PolicyNames...)
 	}
@@ -84,17 +83,6 @@ func tagMap(tags []iamtypes.Tag) map[string]string {
 		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
 	return m
-}
-
-// iamError names the IAM action that failed and on what; for a refusal,
-// it names the permission the credentials lack.
-func iamError(action, target string, err error) error {
-	var apiErr smithy.APIError
-	// IAM has no typed error for a refused call.
-	if errors.As(err, &apiErr) && (apiErr.ErrorCode() == "AccessDenied" || apiErr.ErrorCode() == "AccessDeniedException") {
-		return fmt.Errorf("iam:%s on %s: access denied: the credentials need iam:%s: %w", action, target, action, err)
-	}
-	return fmt.Errorf("iam:%s on %s: %w", action, target, err)
 }
 
 // isNoSuchEntity reports whether IAM answered that the thing asked about

@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"reflect"
 	"strings"
+
+	"github.com/irsa-dev/irsa/internal/iampolicy"
 )
 
 // S3Policy returns the least-privilege policy for one bucket in the
@@ -65,33 +66,5 @@ func compact(doc string) (string, error) {
 	return buf.String(), nil
 }
 
-// samePolicy reports whether two policy documents mean the same to IAM:
-// equal as JSON, where a list of one element equals that element.
-func samePolicy(a, b string) bool {
-	var va, vb any
-	if json.Unmarshal([]byte(a), &va) != nil || json.Unmarshal([]byte(b), &vb) != nil {
-		return false
-	}
-	return reflect.DeepEqual(unwrapSingletons(va), unwrapSingletons(vb))
-}
-
-// unwrapSingletons replaces every one-element list in v by its element, as
-// IAM reads "Action": ["s3:GetObject"] the same as "Action": "s3:GetObject".
-func unwrapSingletons(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		for k, e := range v {
-			v[k] = unwrapSingletons(e)
-		}
-		return v
-	case []any:
-		if len(v) == 1 {
-			return unwrapSingletons(v[0])
-		}
-		for i, e := range v {
-			v[i] = unwrapSingletons(e)
-		}
-		return v
-	}
-	return v
-}
+// samePolicy reports whether two policy documents mean the same to IAM.
+func samePolicy(a, b string) bool { return iampolicy.Equal([]byte(a), []byte(b)) }

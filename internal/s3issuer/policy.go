@@ -3,8 +3,9 @@ package s3issuer
 import (
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"slices"
+
+	"github.com/irsa-dev/irsa/internal/iampolicy"
 )
 
 // Statement is one statement of an IAM policy document, kept as parsed
@@ -53,7 +54,7 @@ func MergePolicy(current string, statement Statement, drop ...string) (policy st
 		switch {
 		case m != nil && m["Sid"] == sid:
 			if !present {
-				present, same = true, sameStatement(m, statement)
+				present, same = true, iampolicy.EqualValues(m, statement)
 				kept = append(kept, statement)
 			}
 		case m != nil && slices.Contains(drop, fmt.Sprint(m["Sid"])):
@@ -74,41 +75,6 @@ func MergePolicy(current string, statement Statement, drop ...string) (policy st
 		return "", false, err
 	}
 	return string(out), true, nil
-}
-
-// sameStatement compares statements as IAM does: a one-element list equals
-// its element.
-func sameStatement(a, b Statement) bool {
-	return reflect.DeepEqual(normalize(roundTrip(a)), normalize(roundTrip(b)))
-}
-
-// roundTrip gives a statement built in Go the types json.Unmarshal makes.
-func roundTrip(s Statement) any {
-	data, _ := json.Marshal(s)
-	var out any
-	_ = json.Unmarshal(data, &out)
-	return out
-}
-
-func normalize(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, e := range v {
-			out[k] = normalize(e)
-		}
-		return out
-	case []any:
-		if len(v) == 1 {
-			return normalize(v[0])
-		}
-		out := make([]any, len(v))
-		for i, e := range v {
-			out[i] = normalize(e)
-		}
-		return out
-	}
-	return v
 }
 
 // RemoveStatements drops the statements whose Sid is in sids from the

@@ -20,9 +20,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/irsa-dev/irsa/internal/awserr"
 	"github.com/irsa-dev/irsa/internal/oidc"
 	"github.com/irsa-dev/irsa/internal/ownership"
 	"github.com/irsa-dev/irsa/internal/partition"
@@ -199,7 +199,7 @@ func (p *publisher) bucket(ctx context.Context) (progress.Step, error) {
 	switch {
 	case errors.As(err, &notFound):
 		return p.createBucket(ctx, name)
-	case apiErrorCode(err) == "Forbidden" || apiErrorCode(err) == "AccessDenied":
+	case awserr.Code(err) == "Forbidden" || awserr.Code(err) == "AccessDenied":
 		return progress.Step{}, fmt.Errorf("%s exists but these credentials cannot use it: it belongs to another account (bucket names are global: choose another) or they lack s3:ListBucket: %w", name, err)
 	case err != nil:
 		return progress.Step{}, fmt.Errorf("%s: %w", name, err)
@@ -260,7 +260,7 @@ type tagReader interface {
 // ownedBucket reports whether irsa created bucket, by its tags.
 func ownedBucket(ctx context.Context, api tagReader, bucket string) (bool, error) {
 	out, err := api.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &bucket})
-	if apiErrorCode(err) == "NoSuchTagSet" {
+	if awserr.Code(err) == "NoSuchTagSet" {
 		return false, nil
 	}
 	if err != nil {
@@ -278,7 +278,7 @@ func ownedBucket(ctx context.Context, api tagReader, bucket string) (bool, error
 func (p *publisher) ownershipControls(ctx context.Context) (progress.Step, error) {
 	name := "ACLs disabled (object ownership BucketOwnerEnforced)"
 	out, err := p.api.GetBucketOwnershipControls(ctx, &s3.GetBucketOwnershipControlsInput{Bucket: &p.opts.Bucket})
-	if err != nil && apiErrorCode(err) != "OwnershipControlsNotFoundError" {
+	if err != nil && awserr.Code(err) != "OwnershipControlsNotFoundError" {
 		return progress.Step{}, fmt.Errorf("read the ownership controls of bucket %s: %w", p.opts.Bucket, err)
 	}
 	if err == nil && out.OwnershipControls != nil && len(out.OwnershipControls.Rules) == 1 &&
@@ -320,7 +320,7 @@ func (p *publisher) publicAccessBlock(want publicAccess) func(context.Context) (
 	}
 	return func(ctx context.Context) (progress.Step, error) {
 		out, err := p.api.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: &p.opts.Bucket})
-		if err != nil && apiErrorCode(err) != "NoSuchPublicAccessBlockConfiguration" {
+		if err != nil && awserr.Code(err) != "NoSuchPublicAccessBlockConfiguration" {
 			return progress.Step{}, fmt.Errorf("read the public access block of bucket %s: %w", p.opts.Bucket, err)
 		}
 		if err == nil && samePublicAccessBlock(out.PublicAccessBlockConfiguration, want.config()) {
@@ -409,7 +409,7 @@ func (p *publisher) policy(sid, drop string) func(context.Context) (progress.Ste
 		var current string
 		out, err := p.api.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &p.opts.Bucket})
 		switch {
-		case apiErrorCode(err) == "NoSuchBucketPolicy":
+		case awserr.Code(err) == "NoSuchBucketPolicy":
 		case err != nil:
 			return progress.Step{}, fmt.Errorf("read the policy of bucket %s: %w", p.opts.Bucket, err)
 		default:
@@ -427,7 +427,7 @@ func (p *publisher) policy(sid, drop string) func(context.Context) (progress.Ste
 			return progress.Step{Name: name, Outcome: progress.Unchanged}, nil
 		}
 		_, err = p.api.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: &p.opts.Bucket, Policy: &policy})
-		if apiErrorCode(err) == "AccessDenied" {
+		if awserr.Code(err) == "AccessDenied" {
 			return progress.Step{}, fmt.Errorf("set the policy of bucket %s: access denied. If S3 Block Public Access is on for the whole account, it refuses public bucket policies: allow public policies for the account or publish with --private (CloudFront): %w", p.opts.Bucket, err)
 		}
 		if err != nil {
@@ -506,14 +506,4 @@ func fetchJSON(ctx context.Context, client *http.Client, url string, v any) erro
 		return fmt.Errorf("anonymous read of %s: not the JSON document expected: %w", url, err)
 	}
 	return nil
-}
-
-// apiErrorCode is the error code AWS answered with, or "" for no error or
-// an error that is not an AWS answer.
-func apiErrorCode(err error) string {
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.ErrorCode()
-	}
-	return ""
 }

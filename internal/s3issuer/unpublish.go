@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/irsa-dev/irsa/internal/awserr"
 	"github.com/irsa-dev/irsa/internal/ownership"
 	"github.com/irsa-dev/irsa/internal/progress"
 )
@@ -55,7 +56,7 @@ func Unpublish(ctx context.Context, api UnpublishAPI, bucket string, report func
 		report(progress.Step{Name: "object " + key, Outcome: progress.Deleted})
 	}
 	out, err := api.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &bucket})
-	if err != nil && apiErrorCode(err) != "NoSuchBucketPolicy" {
+	if err != nil && awserr.Code(err) != "NoSuchBucketPolicy" {
 		return fmt.Errorf("read the policy of %s: %w", name, err)
 	}
 	if err == nil {

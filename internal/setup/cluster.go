@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/irsa-dev/irsa/internal/oidc"
 	"github.com/irsa-dev/irsa/internal/progress"
@@ -20,20 +19,6 @@ import (
 // OpenShiftAuthentication is OpenShift's cluster authentication config,
 // whose spec.serviceAccountIssuer sets kube-apiserver's issuer.
 var OpenShiftAuthentication = schema.GroupVersionResource{Group: "config.openshift.io", Version: "v1", Resource: "authentications"}
-
-// CurrentIssuer is the issuer the cluster signs ServiceAccount tokens
-// with, from its own discovery document.
-func CurrentIssuer(ctx context.Context, client kubernetes.Interface) (string, error) {
-	raw, err := client.CoreV1().RESTClient().Get().AbsPath(oidc.DiscoveryPath).DoRaw(ctx)
-	if err != nil {
-		return "", fmt.Errorf("read the cluster's %s: %w", oidc.DiscoveryPath, err)
-	}
-	var d oidc.Discovery
-	if err := json.Unmarshal(raw, &d); err != nil {
-		return "", fmt.Errorf("the cluster's %s: %w", oidc.DiscoveryPath, err)
-	}
-	return d.Issuer, nil
-}
 
 // phaseClusterIssuer makes the cluster sign tokens with the issuer. On
 // OpenShift that is one field, which OpenShift rolls out keeping the old
@@ -49,7 +34,7 @@ func (r *run) phaseClusterIssuer(ctx context.Context) (progress.Step, error) {
 		return progress.Step{}, fmt.Errorf("read %s/cluster: %w", OpenShiftAuthentication.GroupResource(), err)
 	}
 
-	current, err := CurrentIssuer(ctx, r.c.Kube)
+	current, err := oidc.ReadClusterIssuer(ctx, r.c.Kube)
 	if err != nil {
 		return progress.Step{}, err
 	}
