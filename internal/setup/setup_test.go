@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +26,7 @@ import (
 	"github.com/irsa-dev/irsa/deploy"
 	"github.com/irsa-dev/irsa/internal/localcluster"
 	"github.com/irsa-dev/irsa/internal/motoserver"
+	"github.com/irsa-dev/irsa/internal/oidc"
 	"github.com/irsa-dev/irsa/internal/progress"
 	"github.com/irsa-dev/irsa/internal/s3issuer"
 	"github.com/irsa-dev/irsa/internal/setup"
@@ -357,5 +360,63 @@ func TestTeardownLeavesForeignResources(t *testing.T) {
 	var notFound *s3types.NotFound
 	if !errors.As(err, &notFound) {
 		t.Errorf("the empty bucket irsa made is still there: %v", err)
+	}
+}
+
+// TestSetupGeneratesKeysOnce: --generate-keys makes a pair in the key
+// directory on the first run and reuses it on the next; the published key
+// set holds it, and the flags to give kube-apiserver name its files.
+func TestSetupGeneratesKeysOnce(t *testing.T) {
+	ctx := context.Background()
+	c, opts := newRun(t)
+	opts.FromCluster, opts.GenerateKeys, opts.KeyDir = false, true, t.TempDir()
+	opts.Bucket = "irsa-setup-generated"
+	opts.ReadURL = moto.URL + "/" + opts.Bucket
+	opts.SkipPhases = []string{setup.PhaseWebhook, setup.PhaseVerify}
+	var out bytes.Buffer
+	opts.Out = &out
+	res, err := setup.Run(ctx, c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := phaseOutcomes(res)[setup.PhaseKeys]; got != progress.Created {
+		t.Errorf("keys: %s", got)
+	}
+	info, err := os.Stat(filepath.Join(opts.KeyDir, oidc.SigningKeyFile))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("private key file: %v, %v", info, err)
+	}
+	pub, err := os.ReadFile(filepath.Join(opts.KeyDir, oidc.PublicKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := oidc.ParsePublicKeys(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid, _ := oidc.KeyID(keys[0])
+	obj, err := c.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(opts.Bucket), Key: aws.String(s3issuer.KeySetKey)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	published, _ := io.ReadAll(obj.Body)
+	obj.Body.Close()
+	if !strings.Contains(string(published), kid) {
+		t.Errorf("published key set lacks the generated key %s:\n%s", kid, published)
+	}
+	if !strings.Contains(out.String(), "--service-account-signing-key-file="+opts.KeyDir+"/"+oidc.SigningKeyFile) {
+		t.Errorf("flags printed:\n%s", out.String())
+	}
+
+	res, err = setup.Run(ctx, c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Changed() {
+		t.Errorf("second run changed %+v", res.Steps)
+	}
+	again, _ := os.ReadFile(filepath.Join(opts.KeyDir, oidc.PublicKeyFile))
+	if !bytes.Equal(again, pub) {
+		t.Error("the second run replaced the key pair")
 	}
 }
