@@ -44,6 +44,7 @@ issuer, so that AWS STS accepts the cluster's ServiceAccount tokens:
   - client ID sts.amazonaws.com, and each --audience besides;
   - the thumbprint of the last certificate of the chain the issuer's host
     serves on port 443 (verified against the system's roots), or --thumbprint;
+    none for S3 and CloudFront hosts, whose certificates IAM checks itself;
   - tagged as irsa's when irsa creates it.
 
 An existing provider for the issuer is completed, never duplicated: missing

@@ -370,6 +370,16 @@ func TestIssuerURLPartitions(t *testing.T) {
 	}
 }
 
+// newCloudFront returns a CloudFront client of the emulator.
+func newCloudFront(t *testing.T) *cloudfront.Client {
+	t.Helper()
+	cfg, err := moto.Config(context.Background(), "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cloudfront.NewFromConfig(cfg)
+}
+
 // TestPublishPrivate serves the documents through CloudFront with an
 // origin access control. moto creates the distribution but serves no
 // content at its address, and lets anyone read what any Allow statement
@@ -378,11 +388,7 @@ func TestIssuerURLPartitions(t *testing.T) {
 func TestPublishPrivate(t *testing.T) {
 	ctx := context.Background()
 	api := newS3(t, "us-east-1")
-	cfg, err := moto.Config(ctx, "us-east-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf := cloudfront.NewFromConfig(cfg)
+	cf := newCloudFront(t)
 	const bucket = "irsa-private"
 	key, _ := newKeys(t)
 
@@ -468,11 +474,7 @@ func TestPublishPrivate(t *testing.T) {
 func TestUnpublishCloudFront(t *testing.T) {
 	ctx := context.Background()
 	api := newS3(t, "us-east-1")
-	cfg, err := moto.Config(ctx, "us-east-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf := cloudfront.NewFromConfig(cfg)
+	cf := newCloudFront(t)
 	const bucket = "irsa-private-gone"
 	key, _ := newKeys(t)
 	opts := options(bucket, "us-east-1", key)
