@@ -24,7 +24,7 @@ through a projected ServiceAccount token and OIDC federation with AWS STS.`,
 		SilenceErrors: false,
 	}
 	root.SetContext(ctx)
-	root.AddCommand(NewSetupCommand(), NewTeardownCommand())
+	root.AddCommand(NewSetupCommand(), NewTeardownCommand(), NewDoctorCommand())
 	root.AddCommand(NewRoleCommand())
 	root.AddCommand(NewWebhookCommand(ctx, runWebhook), NewOIDCCommand(), NewTokenCommand(), NewDemoCommand(ctx), NewAWSCommand())
 	return root

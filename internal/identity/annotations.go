@@ -19,6 +19,7 @@ const (
 	AnnotationAudience          = "audience"
 	AnnotationRegionalEndpoints = "sts-regional-endpoints"
 	AnnotationTokenExpiration   = "token-expiration"
+	AnnotationSessionName       = "session-name"
 )
 
 // ErrInvalidAnnotation marks a ServiceAccount whose annotations cannot be used.
@@ -44,6 +45,7 @@ func Keys(prefix string) []string {
 		prefix + "/" + AnnotationAudience,
 		prefix + "/" + AnnotationRegionalEndpoints,
 		prefix + "/" + AnnotationTokenExpiration,
+		prefix + "/" + AnnotationSessionName,
 	}
 }
 
@@ -80,6 +82,13 @@ func FromAnnotations(prefix string, annotations map[string]string) (id mutate.Id
 			problems = append(problems, fmt.Errorf("%w %s/%s=%q: want whole seconds", ErrInvalidAnnotation, prefix, AnnotationTokenExpiration, v))
 		default:
 			id.TokenExpiration = mutate.ClampExpiration(n)
+		}
+	}
+	if v, found := annotations[prefix+"/"+AnnotationSessionName]; found {
+		if fromPod, ok := mutate.ParseSessionName(v); ok {
+			id.SessionNameFromPod = &fromPod
+		} else {
+			problems = append(problems, fmt.Errorf("%w %s/%s=%q: want %s or %s", ErrInvalidAnnotation, prefix, AnnotationSessionName, v, mutate.SessionNamePod, mutate.SessionNameOff))
 		}
 	}
 	return id, true, errors.Join(problems...)

@@ -73,9 +73,17 @@ func TestFromAnnotations(t *testing.T) {
 		{name: "expiration bad keeps the role", annotations: map[string]string{role: arn, prefix + "/token-expiration": "1h"},
 			want: web(arn), wantOK: true, wantErr: prefix + `/token-expiration="1h": want whole seconds`},
 
+		{name: "session name from the pod", annotations: map[string]string{role: arn, prefix + "/session-name": "pod"},
+			want: mutate.Identity{Mode: mutate.ModeWebIdentity, RoleARN: arn, SessionNameFromPod: ptr(true)}, wantOK: true},
+		{name: "session name off", annotations: map[string]string{role: arn, prefix + "/session-name": " false "},
+			want: mutate.Identity{Mode: mutate.ModeWebIdentity, RoleARN: arn, SessionNameFromPod: ptr(false)}, wantOK: true},
+		{name: "session name bad keeps the role", annotations: map[string]string{role: arn, prefix + "/session-name": "metadata.name"},
+			want: web(arn), wantOK: true, wantErr: prefix + `/session-name="metadata.name": want pod or false`},
+		{name: "session name without a role", annotations: map[string]string{prefix + "/session-name": "pod"}},
+
 		{name: "all optional annotations bad", annotations: map[string]string{role: arn,
-			prefix + "/sts-regional-endpoints": "maybe", prefix + "/token-expiration": "soon"},
-			want: web(arn), wantOK: true, wantErr: "token-expiration"},
+			prefix + "/sts-regional-endpoints": "maybe", prefix + "/token-expiration": "soon", prefix + "/session-name": "yes"},
+			want: web(arn), wantOK: true, wantErr: "session-name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,7 +133,7 @@ func TestInvalidRoleARNNamesTheAnnotation(t *testing.T) {
 }
 
 func TestKeys(t *testing.T) {
-	want := []string{"p.example/role-arn", "p.example/audience", "p.example/sts-regional-endpoints", "p.example/token-expiration"}
+	want := []string{"p.example/role-arn", "p.example/audience", "p.example/sts-regional-endpoints", "p.example/token-expiration", "p.example/session-name"}
 	if got := Keys("p.example"); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Keys = %v, want %v", got, want)
 	}

@@ -169,6 +169,7 @@ func TestCacheTransformer(t *testing.T) {
 				prefix + "/audience":                               "aud",
 				prefix + "/sts-regional-endpoints":                 "true",
 				prefix + "/token-expiration":                       "3600",
+				prefix + "/session-name":                           "pod",
 				prefix + "/other":                                  "dropped",
 				"kubectl.kubernetes.io/last-applied-configuration": strings.Repeat("x", 4096),
 			},
@@ -190,13 +191,14 @@ func TestCacheTransformer(t *testing.T) {
 				prefix + "/audience":               "aud",
 				prefix + "/sts-regional-endpoints": "true",
 				prefix + "/token-expiration":       "3600",
+				prefix + "/session-name":           "pod",
 			},
 		},
 	}
 	if !reflect.DeepEqual(out, want) {
 		t.Errorf("Transformer =\n%+v\nwant\n%+v", out, want)
 	}
-	if len(in.Annotations) != 6 || in.Labels == nil {
+	if len(in.Annotations) != 7 || in.Labels == nil {
 		t.Error("Transformer modified its input")
 	}
 

@@ -18,6 +18,9 @@ const (
 	fuzzIdentityRegionalSTSSet
 	fuzzIdentityRegionalSTS
 	fuzzIdentityAudience
+	fuzzOptionSessionName
+	fuzzIdentitySessionNameSet
+	fuzzIdentitySessionName
 )
 
 // FuzzInject admits arbitrary pod JSON as the webhook does (decode, Inject)
@@ -35,15 +38,14 @@ func FuzzInject(f *testing.F) {
 		if c.opts.RegionalSTS {
 			flags |= fuzzOptionRegionalSTS
 		}
-		if c.id.RegionalSTS != nil {
-			flags |= fuzzIdentityRegionalSTSSet
-			if *c.id.RegionalSTS {
-				flags |= fuzzIdentityRegionalSTS
-			}
-		}
+		flags |= optionalFlags(c.id.RegionalSTS, fuzzIdentityRegionalSTSSet, fuzzIdentityRegionalSTS)
 		if c.id.Audience != "" {
 			flags |= fuzzIdentityAudience
 		}
+		if c.opts.SessionNameFromPod {
+			flags |= fuzzOptionSessionName
+		}
+		flags |= optionalFlags(c.id.SessionNameFromPod, fuzzIdentitySessionNameSet, fuzzIdentitySessionName)
 		mountPath := c.opts.MountPath
 		if c.id.Mode == mutate.ModeContainerCredentials {
 			mountPath = c.opts.ContainerCredentialsMountPath
@@ -64,6 +66,8 @@ func FuzzInject(f *testing.F) {
 		`{"metadata":{"annotations":{"eks.amazonaws.com/token-expiration":"-1","eks.amazonaws.com/skip-containers":",,a,"}},"spec":{"initContainers":[{"name":"a"},{"name":"b","restartPolicy":"Always"}],"containers":[{"name":"c","env":[{"name":"AWS_REGION"}]}]}}`,
 		`{"metadata":{"annotations":{"eks.amazonaws.com/token-expiration":"99999999999999999999"}},"spec":{"os":{"name":"windows"},"containers":[{"name":"a"}]}}`,
 		`{"spec":{"containers":[{"name":"a"},{"name":"a"}]}}`,
+		`{"metadata":{"generateName":"g-","annotations":{"eks.amazonaws.com/session-name":"pod"}},"spec":{"containers":[{"name":"a","env":[{"name":"AWS_ROLE_SESSION_NAME","value":"mine"}]},{"name":"b"}]}}`,
+		`{"metadata":{"name":"x","annotations":{"eks.amazonaws.com/session-name":"yes"}},"spec":{"containers":[{"name":"a"}]}}`,
 		// Not what an API server sends (skipped by apiServerForm): a
 		// case-mismatched key, a duplicate key, a null container.
 		`{"Spec":{"containers":[{"name":"a"}]}}`,
@@ -91,6 +95,7 @@ func FuzzInject(f *testing.F) {
 		opts.ContainerCredentialsMountPath = mountPath
 		opts.Region = region
 		opts.RegionalSTS = flags&fuzzOptionRegionalSTS != 0
+		opts.SessionNameFromPod = flags&fuzzOptionSessionName != 0
 		id := mutate.Identity{
 			Mode:            mutate.ModeWebIdentity,
 			RoleARN:         "arn:aws:iam::111122223333:role/fuzz",
@@ -99,13 +104,11 @@ func FuzzInject(f *testing.F) {
 		if flags&fuzzContainerCredentials != 0 {
 			id = mutate.Identity{Mode: mutate.ModeContainerCredentials, TokenExpiration: expiration}
 		}
-		if flags&fuzzIdentityRegionalSTSSet != 0 {
-			regional := flags&fuzzIdentityRegionalSTS != 0
-			id.RegionalSTS = &regional
-		}
+		id.RegionalSTS = optionalBool(flags, fuzzIdentityRegionalSTSSet, fuzzIdentityRegionalSTS)
 		if flags&fuzzIdentityAudience != 0 {
 			id.Audience = "fuzz.example.com"
 		}
+		id.SessionNameFromPod = optionalBool(flags, fuzzIdentitySessionNameSet, fuzzIdentitySessionName)
 
 		res := mutate.Inject(&pod, id, opts)
 
@@ -140,6 +143,26 @@ func FuzzInject(f *testing.F) {
 			t.Fatalf("second Inject warnings = %q, first = %q", res2.Warnings, res.Warnings)
 		}
 	})
+}
+
+// optionalFlags encodes an optional bool as two flags: set, and its value.
+func optionalFlags(b *bool, set, value uint8) uint8 {
+	switch {
+	case b == nil:
+		return 0
+	case *b:
+		return set | value
+	}
+	return set
+}
+
+// optionalBool decodes what optionalFlags encodes.
+func optionalBool(flags, set, value uint8) *bool {
+	if flags&set == 0 {
+		return nil
+	}
+	b := flags&value != 0
+	return &b
 }
 
 // apiServerForm reports whether raw is JSON an API server could send in an

@@ -26,6 +26,8 @@ type identityFile struct {
 	Audience        string      `json:"audience,omitempty"`
 	RegionalSTS     *bool       `json:"regionalSTS,omitempty"`
 	TokenExpiration int64       `json:"tokenExpiration,omitempty"`
+	// SessionNameFromPod is what the session-name annotation says.
+	SessionNameFromPod *bool `json:"sessionNameFromPod,omitempty"`
 }
 
 // optionsFile is mutate.Options as options.yaml spells it; the file holds
@@ -37,6 +39,7 @@ type optionsFile struct {
 	TokenExpiration               int64  `json:"tokenExpiration"`
 	Region                        string `json:"region"`
 	RegionalSTS                   bool   `json:"regionalSTS"`
+	SessionNameFromPod            bool   `json:"sessionNameFromPod"`
 	ContainerCredentialsAudience  string `json:"containerCredentialsAudience"`
 	ContainerCredentialsFullURI   string `json:"containerCredentialsFullURI"`
 	ContainerCredentialsMountPath string `json:"containerCredentialsMountPath"`

@@ -54,6 +54,7 @@ const (
 
 	annotationTokenExpiration = "token-expiration"
 	annotationSkipContainers  = "skip-containers"
+	annotationSessionName     = "session-name"
 )
 
 // Environment variables the AWS SDKs read.
@@ -65,6 +66,28 @@ const (
 	EnvDefaultRegion              = "AWS_DEFAULT_REGION"
 	EnvContainerCredentialsURI    = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
 	EnvContainerAuthorizationFile = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
+	EnvRoleSessionName            = "AWS_ROLE_SESSION_NAME"
+)
+
+// Values of the session-name annotation, on a ServiceAccount or a pod.
+const (
+	SessionNamePod = "pod"
+	SessionNameOff = "false"
+)
+
+// STS accepts session names of 2 to 64 characters of [\w+=,.@-]. Pod names
+// are DNS-1123 subdomains, always of those characters but up to 253 long.
+const (
+	minSessionName = 2
+	maxSessionName = 64
+)
+
+// How the API server names a pod created with generateName (its
+// names.SimpleNameGenerator): the prefix cut to 58 characters, then 5
+// random ones.
+const (
+	maxGenerateName = 58
+	generatedSuffix = 5
 )
 
 // Identity is the AWS identity a pod's ServiceAccount is bound to.
@@ -78,12 +101,14 @@ type Identity struct {
 	RegionalSTS *bool
 	// TokenExpiration in seconds overrides the webhook default when non-zero.
 	TokenExpiration int64
+	// SessionNameFromPod overrides the webhook's session-name default when set.
+	SessionNameFromPod *bool
 }
 
 // Options are the webhook-wide settings of the mutation.
 type Options struct {
 	// AnnotationPrefix prefixes the pod annotations read (skip-containers,
-	// token-expiration).
+	// token-expiration, session-name).
 	AnnotationPrefix string
 	// Audience is the token audience unless the identity names one.
 	Audience string
@@ -96,6 +121,9 @@ type Options struct {
 	Region string
 	// RegionalSTS injects AWS_STS_REGIONAL_ENDPOINTS=regional by default.
 	RegionalSTS bool
+	// SessionNameFromPod injects AWS_ROLE_SESSION_NAME from the pod's name by
+	// default, in web identity mode.
+	SessionNameFromPod bool
 
 	// The Pod Identity (container credentials) token audience, endpoint,
 	// mount path, volume name and token file name.
@@ -201,6 +229,16 @@ func appendEnv(dst []byte, e EnvVar) []byte {
 	dst = appendString(append(dst, `{"name":`...), e.Name)
 	if e.Value != "" {
 		dst = appendString(append(dst, `,"value":`...), e.Value)
+	}
+	if e.ValueFrom != nil {
+		f := e.ValueFrom.FieldRef
+		dst = append(dst, `,"valueFrom":{"fieldRef":{`...)
+		if f.APIVersion != "" {
+			dst = appendString(append(dst, `"apiVersion":`...), f.APIVersion)
+			dst = append(dst, ',')
+		}
+		dst = appendString(append(dst, `"fieldPath":`...), f.FieldPath)
+		dst = append(dst, `}}`...)
 	}
 	return append(dst, '}')
 }
@@ -335,6 +373,13 @@ func newPlan(pod *Pod, id Identity, opts Options, res *Result) plan {
 			{Name: EnvRoleARN, Value: id.RoleARN},
 			{Name: EnvWebIdentityTokenFile, Value: tokenPath(p.mountPath, p.tokenFile, windows)},
 		}}
+		if sessionNameFromPod(pod, id, opts, res) {
+			// The kubelet resolves the name when it starts the container,
+			// so a name the API server has yet to generate is no matter.
+			p.env = append(p.env, []EnvVar{{Name: EnvRoleSessionName, ValueFrom: &EnvVarSource{
+				FieldRef: ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.name"},
+			}}})
+		}
 	}
 	regional := opts.RegionalSTS
 	if id.RegionalSTS != nil {
@@ -370,6 +415,62 @@ func tokenExpiration(pod *Pod, id Identity, opts Options, res *Result) int64 {
 		}
 	}
 	return ClampExpiration(seconds)
+}
+
+// ParseSessionName reads a session-name annotation: "pod" (true) or "false".
+func ParseSessionName(value string) (fromPod, ok bool) {
+	switch v := strings.TrimSpace(value); {
+	case strings.EqualFold(v, SessionNamePod):
+		return true, true
+	case strings.EqualFold(v, SessionNameOff):
+		return false, true
+	}
+	return false, false
+}
+
+// sessionNameFromPod picks the pod annotation, then the ServiceAccount's,
+// then the webhook default, and says no, with a warning, when the pod's name
+// is not a session name STS accepts: STS would refuse every exchange, and a
+// value from the downward API cannot be shortened.
+func sessionNameFromPod(pod *Pod, id Identity, opts Options, res *Result) bool {
+	on := opts.SessionNameFromPod
+	if id.SessionNameFromPod != nil {
+		on = *id.SessionNameFromPod
+	}
+	key := opts.AnnotationPrefix + "/" + annotationSessionName
+	if raw, found := pod.Metadata.Annotations[key]; found {
+		if v, ok := ParseSessionName(raw); ok {
+			on = v
+		} else {
+			using := SessionNameOff
+			if on {
+				using = SessionNamePod
+			}
+			res.Warnings = append(res.Warnings, fmt.Sprintf(
+				"annotation %s=%q is neither %q nor %q; using %q", key, raw, SessionNamePod, SessionNameOff, using))
+		}
+	}
+	if !on {
+		return false
+	}
+	if n := podNameLength(pod.Metadata); n < minSessionName || n > maxSessionName {
+		res.Warnings = append(res.Warnings, fmt.Sprintf(
+			"pod name length %d is outside the %d to %d characters STS accepts in a session name: %s not set, so the SDK's default session name is used",
+			n, minSessionName, maxSessionName, EnvRoleSessionName))
+		return false
+	}
+	return true
+}
+
+// podNameLength is the length the pod's name has once the pod is created.
+// A pod created with generateName (every pod of a Deployment, ReplicaSet or
+// Job) reaches admission webhooks unnamed: the API server generates the name
+// after mutating admission, in its storage layer.
+func podNameLength(m ObjectMeta) int {
+	if m.Name != "" || m.GenerateName == "" {
+		return len(m.Name)
+	}
+	return min(len(m.GenerateName), maxGenerateName) + generatedSuffix
 }
 
 // ClampExpiration keeps a token lifetime between MinTokenExpiration and

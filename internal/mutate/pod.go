@@ -32,7 +32,8 @@ type ObjectMeta struct {
 type Labels map[string]string
 
 // Annotations are a pod's annotations as the mutation sees them: only the
-// token-expiration and skip-containers annotations, under any prefix.
+// token-expiration, skip-containers and session-name annotations, under any
+// prefix.
 type Annotations map[string]string
 
 // NodeSelector is a pod's node selector as the mutation sees it: only the
@@ -43,7 +44,7 @@ type NodeSelector map[string]string
 // by the end of their names (any prefix).
 var (
 	labelSuffixes        = []string{"/skip-pod-identity-webhook"}
-	annotationSuffixes   = []string{"/" + annotationTokenExpiration, "/" + annotationSkipContainers}
+	annotationSuffixes   = []string{"/" + annotationTokenExpiration, "/" + annotationSkipContainers, "/" + annotationSessionName}
 	nodeSelectorSuffixes = []string{"kubernetes.io/os"}
 )
 
@@ -157,7 +158,7 @@ type EnvNames struct {
 // injectedEnv are the only variable names a container's env is read for.
 var injectedEnv = []string{
 	EnvRoleARN, EnvWebIdentityTokenFile, EnvSTSRegionalEndpoints, EnvRegion, EnvDefaultRegion,
-	EnvContainerCredentialsURI, EnvContainerAuthorizationFile,
+	EnvContainerCredentialsURI, EnvContainerAuthorizationFile, EnvRoleSessionName,
 }
 
 // injectedName returns the injected variable that raw (a quoted JSON
@@ -194,8 +195,21 @@ func (e *EnvNames) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 
 // EnvVar is an environment variable the mutation adds.
 type EnvVar struct {
-	Name  string `json:"name"`
-	Value string `json:"value,omitempty"`
+	Name      string        `json:"name"`
+	Value     string        `json:"value,omitempty"`
+	ValueFrom *EnvVarSource `json:"valueFrom,omitempty"`
+}
+
+// EnvVarSource is where the kubelet reads a variable's value: only a field
+// of the pod is modelled.
+type EnvVarSource struct {
+	FieldRef ObjectFieldSelector `json:"fieldRef"`
+}
+
+// ObjectFieldSelector names a field of the pod (the downward API).
+type ObjectFieldSelector struct {
+	APIVersion string `json:"apiVersion,omitempty"`
+	FieldPath  string `json:"fieldPath"`
 }
 
 // VolumeMount is a container's mount of a pod volume.

@@ -238,3 +238,58 @@ func TestMountPathTakenWithTrailingSlash(t *testing.T) {
 		t.Fatalf("patch %v warnings %v: want no patch and one warning", res.Patch, res.Warnings)
 	}
 }
+
+func TestParseSessionName(t *testing.T) {
+	for _, tc := range []struct {
+		in          string
+		fromPod, ok bool
+	}{
+		{"pod", true, true},
+		{" Pod\n", true, true},
+		{"false", false, true},
+		{"FALSE", false, true},
+		{"", false, false},
+		{"true", false, false},
+		{"yes", false, false},
+		{"metadata.name", false, false},
+	} {
+		if fromPod, ok := ParseSessionName(tc.in); fromPod != tc.fromPod || ok != tc.ok {
+			t.Errorf("ParseSessionName(%q) = %v, %v; want %v, %v", tc.in, fromPod, ok, tc.fromPod, tc.ok)
+		}
+	}
+}
+
+// TestSessionNameLength pins which pod names become session names: the
+// name as given, or as the API server will generate it from generateName.
+func TestSessionNameLength(t *testing.T) {
+	name := func(n int) string { return strings.Repeat("a", n) }
+	for _, tc := range []struct {
+		name string
+		meta ObjectMeta
+		want bool
+	}{
+		{"one character", ObjectMeta{Name: "a"}, false},
+		{"two characters", ObjectMeta{Name: "ab"}, true},
+		{"64 characters", ObjectMeta{Name: name(64)}, true},
+		{"65 characters", ObjectMeta{Name: name(65)}, false},
+		{"253 characters", ObjectMeta{Name: name(253)}, false},
+		{"name wins over generateName", ObjectMeta{Name: name(65), GenerateName: "a-"}, false},
+		{"one-character generateName", ObjectMeta{GenerateName: "a"}, true},
+		{"59-character generateName", ObjectMeta{GenerateName: name(59)}, true},
+		{"253-character generateName", ObjectMeta{GenerateName: name(253)}, true},
+		{"no name at all", ObjectMeta{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := DefaultOptions()
+			opts.SessionNameFromPod = true
+			var res Result
+			got := sessionNameFromPod(&Pod{Metadata: tc.meta}, Identity{Mode: ModeWebIdentity}, opts, &res)
+			if got != tc.want {
+				t.Errorf("sessionNameFromPod = %v, want %v", got, tc.want)
+			}
+			if warned := len(res.Warnings) == 1; warned == tc.want {
+				t.Errorf("warnings = %q, want one only when the name does not fit", res.Warnings)
+			}
+		})
+	}
+}

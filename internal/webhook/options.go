@@ -123,6 +123,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.Int64Var(&m.TokenExpiration, "token-expiration", m.TokenExpiration, "default token lifetime in seconds (at least 600)")
 	fs.StringVar(&m.Region, "aws-default-region", m.Region, "inject AWS_REGION and AWS_DEFAULT_REGION with this region")
 	fs.BoolVar(&m.RegionalSTS, "sts-regional-endpoint", m.RegionalSTS, "inject AWS_STS_REGIONAL_ENDPOINTS=regional")
+	fs.BoolVar(&m.SessionNameFromPod, "session-name-from-pod", m.SessionNameFromPod, "inject AWS_ROLE_SESSION_NAME from the pod's name, so CloudTrail names the pod; the session-name annotation overrides it")
 	fs.StringVar(&m.ContainerCredentialsAudience, "container-credentials-audience", m.ContainerCredentialsAudience, "token audience in Pod Identity mode")
 	fs.StringVar(&m.ContainerCredentialsMountPath, "container-credentials-token-mount-path", m.ContainerCredentialsMountPath, "token mount path in Pod Identity mode")
 	fs.StringVar(&m.ContainerCredentialsFullURI, "container-credentials-full-uri", m.ContainerCredentialsFullURI, "credentials endpoint in Pod Identity mode")

@@ -164,7 +164,7 @@ func TestOptionsFlags(t *testing.T) {
 		"--namespace=irsa", "--watch-config-map", "--watch-container-credentials-config=/a.json",
 		"--service-account-lookup-grace-period=500ms", "--shutdown-delay=1s", "--shutdown-timeout=3s", "--kube-api=https://10.0.0.1:6443", "--log-level=debug", "--log-format=text",
 		"--annotation-prefix=sts.amazonaws.com", "--token-audience=aud", "--token-mount-path=/t", "--token-expiration=3600",
-		"--aws-default-region=us-gov-west-1", "--sts-regional-endpoint", "--container-credentials-audience=pods",
+		"--aws-default-region=us-gov-west-1", "--sts-regional-endpoint", "--session-name-from-pod", "--container-credentials-audience=pods",
 		"--container-credentials-token-mount-path=/p", "--container-credentials-full-uri=http://127.0.0.1/creds",
 		"--container-credentials-token-volume-name=pod-token", "--container-credentials-token-path=jwt",
 	})
@@ -178,7 +178,7 @@ func TestOptionsFlags(t *testing.T) {
 		LookupGracePeriod: 500 * time.Millisecond, ShutdownDelay: time.Second, ShutdownTimeout: 3 * time.Second, APIServer: "https://10.0.0.1:6443", LogLevel: "debug", LogFormat: "text",
 		Mutate: mutate.Options{
 			AnnotationPrefix: "sts.amazonaws.com", Audience: "aud", MountPath: "/t", TokenExpiration: 3600,
-			Region: "us-gov-west-1", RegionalSTS: true, ContainerCredentialsAudience: "pods",
+			Region: "us-gov-west-1", RegionalSTS: true, SessionNameFromPod: true, ContainerCredentialsAudience: "pods",
 			ContainerCredentialsMountPath: "/p", ContainerCredentialsFullURI: "http://127.0.0.1/creds",
 			ContainerCredentialsVolume: "pod-token", ContainerCredentialsTokenFile: "jwt",
 		},
