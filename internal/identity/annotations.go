@@ -25,6 +25,16 @@ const (
 // ErrInvalidAnnotation marks a ServiceAccount whose annotations cannot be used.
 var ErrInvalidAnnotation = errors.New("invalid annotation")
 
+// ErrInvalidRoleARN marks an invalid role annotation, which, unlike an
+// invalid optional annotation, leaves the ServiceAccount's pods without a
+// role. It is an ErrInvalidAnnotation and reads the same.
+var ErrInvalidRoleARN error = invalidRoleARN{}
+
+type invalidRoleARN struct{}
+
+func (invalidRoleARN) Error() string { return ErrInvalidAnnotation.Error() }
+func (invalidRoleARN) Unwrap() error { return ErrInvalidAnnotation }
+
 // roleARN matches arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME, with IAM's
 // character rules for paths and role names.
 var roleARN = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):iam::[0-9]{12}:role/([\x21-\x7e]+/)?[\w+=,.@-]{1,64}$`)
@@ -60,7 +70,7 @@ func FromAnnotations(prefix string, annotations map[string]string) (id mutate.Id
 	}
 	arn = strings.TrimSpace(arn)
 	if err := ValidRoleARN(arn); err != nil {
-		return id, false, fmt.Errorf("%w %s/%s: %w", ErrInvalidAnnotation, prefix, AnnotationRoleARN, err)
+		return id, false, fmt.Errorf("%w %s/%s: %w", ErrInvalidRoleARN, prefix, AnnotationRoleARN, err)
 	}
 	id = mutate.Identity{Mode: mutate.ModeWebIdentity, RoleARN: arn}
 	var problems []error

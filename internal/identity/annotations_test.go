@@ -103,6 +103,9 @@ func TestFromAnnotations(t *testing.T) {
 				if !errors.Is(err, ErrInvalidAnnotation) {
 					t.Errorf("error %v does not wrap ErrInvalidAnnotation", err)
 				}
+				if errors.Is(err, ErrInvalidRoleARN) != !ok {
+					t.Errorf("error %v: ErrInvalidRoleARN must mark exactly the errors that leave the pods without a role", err)
+				}
 				if !strings.Contains(err.Error(), tt.wantErr) {
 					t.Errorf("error %q does not contain %q", err, tt.wantErr)
 				}

@@ -72,8 +72,12 @@ func Run(ctx context.Context, opts *Options, log *slog.Logger) error {
 
 	sa := identity.NewCache(opts.Mutate.AnnotationPrefix, func(ref types.NamespacedName, uid types.UID, err error) {
 		log.Warn("invalid ServiceAccount annotation", "serviceAccount", ref.String(), "err", err)
+		consequence := "; pods using this ServiceAccount still get their role, without this setting"
+		if errors.Is(err, identity.ErrInvalidRoleARN) {
+			consequence = "; pods using this ServiceAccount get no AWS identity"
+		}
 		recorder.Event(&corev1.ObjectReference{Kind: "ServiceAccount", APIVersion: "v1", Namespace: ref.Namespace, Name: ref.Name, UID: uid},
-			corev1.EventTypeWarning, "InvalidIRSAAnnotation", err.Error()+"; pods using this ServiceAccount get no AWS identity")
+			corev1.EventTypeWarning, "InvalidIRSAAnnotation", err.Error()+consequence)
 	})
 	metrics := NewMetrics(func() float64 { return float64(sa.Len()) })
 	resolver := &identity.Resolver{Cache: sa}

@@ -38,7 +38,7 @@ func TestInvalidRoleARN(t *testing.T) {
 		t.Errorf("irsa_webhook_invalid_annotations_total = %v", n)
 	}
 	e := waitForEvent(t, ns, "typo", "InvalidIRSAAnnotation")
-	if !strings.Contains(e.Message, "role-arn") {
+	if !strings.Contains(e.Message, "role-arn") || !strings.Contains(e.Message, "get no AWS identity") {
 		t.Errorf("event message does not name the annotation: %s", e.Message)
 	}
 }

@@ -170,8 +170,8 @@ func TestSessionNameFlag(t *testing.T) {
 	if !warnings.contains("session-name") {
 		t.Errorf("no admission warning about the session-name annotation; got %q", warnings.list())
 	}
-	if e := waitForEvent(t, ns, "typo", "InvalidIRSAAnnotation"); !strings.Contains(e.Message, "session-name") {
-		t.Errorf("event message does not name the annotation: %s", e.Message)
+	if e := waitForEvent(t, ns, "typo", "InvalidIRSAAnnotation"); !strings.Contains(e.Message, "session-name") || !strings.Contains(e.Message, "still get their role") {
+		t.Errorf("event message does not name the annotation or says the pods lose their role: %s", e.Message)
 	}
 }
 
