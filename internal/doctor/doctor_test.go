@@ -426,3 +426,38 @@ func TestSTSRefusals(t *testing.T) {
 		wantProblem(t, ch.doctor(doctor.Options{ServiceAccount: "app"}), doctor.CheckAssumeRole, tc.cause, tc.fix)
 	}
 }
+
+func TestDiscoveryIssuerWithTrailingSlash(t *testing.T) {
+	ch := newChain(t)
+	// Published by hand for "ISSUER/": the documents no longer name the
+	// issuer the cluster signs with.
+	d, err := oidc.NewDiscovery(ch.issuer, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Issuer += "/"
+	body, err := s3issuer.Document(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.s3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(s3issuer.DiscoveryKey), Body: strings.NewReader(string(body))}); err != nil {
+		t.Fatal(err)
+	}
+	wantProblem(t, ch.doctor(doctor.Options{ServiceAccount: "app"}), doctor.CheckIssuer, "trailing slash", "irsa oidc publish")
+}
+
+// TestWebhookNotRunning registers the webhook as setup installs it, behind
+// its Service, with nothing serving it: this cluster has no nodes.
+func TestWebhookNotRunning(t *testing.T) {
+	ch := newChain(t)
+	url := "https://127.0.0.1:1/mutate"
+	mwc := webhook.Configuration("irsa-doctor-service", admissionregistrationv1.WebhookClientConfig{URL: &url}, admissionregistrationv1.Ignore,
+		&metav1.LabelSelector{MatchLabels: map[string]string{watchedLabel: "on"}})
+	mwc.Webhooks[0].ClientConfig = admissionregistrationv1.WebhookClientConfig{Service: &admissionregistrationv1.ServiceReference{Namespace: "irsa-system", Name: "irsa-webhook"}}
+	mwcs := cluster.Client.AdmissionregistrationV1().MutatingWebhookConfigurations()
+	if _, err := mwcs.Create(context.Background(), mwc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mwcs.Delete(context.Background(), mwc.Name, metav1.DeleteOptions{}) })
+	wantProblem(t, ch.doctor(doctor.Options{ServiceAccount: "app"}), doctor.CheckWebhook, "Service irsa-system/irsa-webhook", "")
+}
