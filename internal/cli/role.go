@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -29,7 +30,7 @@ func NewRoleCommand() *cobra.Command {
 		Use:   "role",
 		Short: "Give one ServiceAccount an IAM role of its own",
 	}
-	cmd.AddCommand(newRoleCreateCommand(), newRoleDeleteCommand())
+	cmd.AddCommand(newRoleCreateCommand(), newRoleDeleteCommand(), newRoleTrustCommand())
 	return cmd
 }
 
@@ -280,5 +281,77 @@ that is already gone is fine: running it again changes nothing.`,
 	target.addFlags(cmd.Flags(), &flags)
 	_ = cmd.MarkFlagRequired("namespace")
 	_ = cmd.MarkFlagRequired("service-account")
+	return cmd
+}
+
+func newRoleTrustCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "trust",
+		Short: "What a role's trust policy lets in",
+	}
+	var target roleTarget
+	var opts role.Options
+	list := &cobra.Command{
+		Use:   "list (--role-name NAME | -n NAMESPACE --service-account NAME)",
+		Short: "List the clusters and ServiceAccounts a role trusts",
+		Long: `List, statement by statement, the identity providers (clusters) a role's trust
+policy names and the ServiceAccounts (sub) and audiences (aud) it requires of
+each, and the policy's size against IAM's 2048-character quota.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			name := opts.RoleName
+			if name == "" {
+				if opts.Namespace == "" || opts.ServiceAccount == "" {
+					return errors.New("give --role-name, or -n and --service-account of the role's ServiceAccount")
+				}
+				name = role.DefaultRoleName(opts.Namespace, opts.ServiceAccount)
+			}
+			cfg, err := loadAWSConfig(ctx, target.region, iamDefaultRegion)
+			if err != nil {
+				return err
+			}
+			trust, err := role.ListTrust(ctx, iam.NewFromConfig(cfg), name)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			switch target.output {
+			case "json":
+				return printJSON(out, trust)
+			case "yaml":
+				data, err := yaml.Marshal(trust)
+				if err != nil {
+					return err
+				}
+				_, err = out.Write(data)
+				return err
+			}
+			fmt.Fprintf(out, "%s (trust policy %d of %d characters)\n", trust.RoleARN, trust.Size, trust.Quota)
+			for _, g := range trust.Grants {
+				fmt.Fprintf(out, "%s %s\n", g.Effect, strings.Join(g.Providers, ", "))
+				for _, s := range g.Subjects {
+					fmt.Fprintf(out, "    sub %s\n", s)
+				}
+				for _, a := range g.Audiences {
+					fmt.Fprintf(out, "    aud %s\n", a)
+				}
+				for _, o := range g.Others {
+					fmt.Fprintf(out, "    %s\n", o)
+				}
+				if len(g.Subjects) == 0 {
+					fmt.Fprintln(out, "    (no sub condition: every ServiceAccount of this cluster may assume the role)")
+				}
+			}
+			return nil
+		},
+	}
+	f := list.Flags()
+	f.StringVarP(&opts.Namespace, "namespace", "n", "", "namespace of the role's ServiceAccount")
+	f.StringVar(&opts.ServiceAccount, "service-account", "", "name of the role's ServiceAccount")
+	f.StringVar(&opts.RoleName, "role-name", "", "IAM role name (default irsa-NAMESPACE-SERVICEACCOUNT)")
+	f.StringVarP(&target.output, "output", "o", "text", "text, json or yaml")
+	f.StringVar(&target.region, "region", "", "AWS region picking the partition and signing (default: the configured region, else "+iamDefaultRegion+")")
+	cmd.AddCommand(list)
 	return cmd
 }

@@ -99,6 +99,7 @@ phases out.`,
 	f.BoolVar(&opts.Adopt, "adopt", false, "publish into an existing bucket irsa did not create")
 	f.DurationVar(&opts.DeployTimeout, "deploy-timeout", 25*time.Minute, "with --private: how long to wait for a new distribution")
 	f.StringVar(&opts.Issuer, "issuer", "", "issuer URL, when the publish phase is skipped")
+	f.StringVar(&opts.ExistingIssuer, "existing-issuer", "", "the issuer the cluster already has and serves (ROSA with STS, EKS): no keys or publish phase; verify checks its documents hold the key the cluster signs with now")
 	f.StringArrayVar(&opts.Audiences, "audience", nil, "client ID to allow besides sts.amazonaws.com (repeatable)")
 	f.StringVar(&opts.Thumbprint, "thumbprint", "", "the issuer host's certificate thumbprint (default: fetched, or none for S3 and CloudFront)")
 	f.StringVar(&opts.CertMode, "cert-mode", opts.CertMode, "who issues the webhook's serving certificate: "+strings.Join(deploy.Modes, ", "))

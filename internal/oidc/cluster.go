@@ -106,3 +106,33 @@ func ReadClusterIssuer(ctx context.Context, client kubernetes.Interface) (string
 	}
 	return d.Issuer, nil
 }
+
+// OpenShiftAuthenticationPath is OpenShift's cluster authentication
+// config, whose spec.serviceAccountIssuer sets kube-apiserver's issuer; ROSA
+// with STS sets it to the issuer AWS already knows.
+const OpenShiftAuthenticationPath = "/apis/config.openshift.io/v1/authentications/cluster"
+
+// DiscoverIssuer finds the issuer the cluster signs ServiceAccount tokens
+// with: OpenShift's spec.serviceAccountIssuer when it is set, else the API
+// server's own discovery document. source says which it was.
+func DiscoverIssuer(ctx context.Context, client kubernetes.Interface) (issuer, source string, err error) {
+	raw, err := client.CoreV1().RESTClient().Get().AbsPath(OpenShiftAuthenticationPath).DoRaw(ctx)
+	switch {
+	case err == nil:
+		var auth struct {
+			Spec struct {
+				ServiceAccountIssuer string `json:"serviceAccountIssuer"`
+			} `json:"spec"`
+		}
+		if err := json.Unmarshal(raw, &auth); err != nil {
+			return "", "", fmt.Errorf("read %s: %w", OpenShiftAuthenticationPath, err)
+		}
+		if auth.Spec.ServiceAccountIssuer != "" {
+			return auth.Spec.ServiceAccountIssuer, "authentication.config.openshift.io/cluster spec.serviceAccountIssuer", nil
+		}
+	case !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err):
+		return "", "", fmt.Errorf("read %s: %w", OpenShiftAuthenticationPath, err)
+	}
+	issuer, err = ReadClusterIssuer(ctx, client)
+	return issuer, "the API server's " + DiscoveryPath, err
+}

@@ -23,17 +23,18 @@ import (
 // ownership.TagValue); Delete deletes only those.
 const ManagedByLabel = "app.kubernetes.io/managed-by"
 
-// DiscoverIssuer returns the issuer the cluster's API server signs
-// ServiceAccount tokens as, from its /.well-known/openid-configuration.
-func DiscoverIssuer(ctx context.Context, client kubernetes.Interface) (string, error) {
-	issuer, err := oidc.ReadClusterIssuer(ctx, client)
+// DiscoverIssuer returns the issuer the cluster signs ServiceAccount
+// tokens with (see oidc.DiscoverIssuer) and where it was found, checked
+// for use with AWS.
+func DiscoverIssuer(ctx context.Context, client kubernetes.Interface) (issuer, source string, err error) {
+	issuer, source, err = oidc.DiscoverIssuer(ctx, client)
 	if err != nil {
-		return "", fmt.Errorf("%w (give the issuer with --issuer)", err)
+		return "", "", fmt.Errorf("%w (give the issuer with --issuer)", err)
 	}
 	if err := oidc.ValidateIssuer(issuer); err != nil {
-		return "", fmt.Errorf("the cluster's ServiceAccount issuer cannot be used with AWS: %w: publish one (irsa oidc publish) and give it to kube-apiserver as --service-account-issuer", err)
+		return "", "", fmt.Errorf("the cluster's ServiceAccount issuer (from %s) cannot be used with AWS: %w: publish one (irsa oidc publish) and give it to kube-apiserver as --service-account-issuer", source, err)
 	}
-	return issuer, nil
+	return issuer, source, nil
 }
 
 // getServiceAccount returns the ServiceAccount, or nil when it does not

@@ -138,11 +138,12 @@ func (c *creator) read(ctx context.Context) error {
 	o := c.opts
 	issuer := o.Issuer
 	if issuer == "" {
+		var source string
 		var err error
-		if issuer, err = DiscoverIssuer(ctx, c.client); err != nil {
+		if issuer, source, err = DiscoverIssuer(ctx, c.client); err != nil {
 			return err
 		}
-		c.log.add(progress.Step{Name: "issuer " + issuer, Outcome: progress.Checked, Detail: "from the cluster's discovery document"})
+		c.log.add(progress.Step{Name: "issuer " + issuer, Outcome: progress.Checked, Detail: "from " + source})
 	}
 	c.result.Issuer = issuer
 	providerARN, provider, err := iamoidc.Find(ctx, c.api, issuer)

@@ -73,6 +73,11 @@ type Options struct {
 	// Issuer is the issuer URL when the publish phase is skipped; empty
 	// means the bucket's public address.
 	Issuer string
+	// ExistingIssuer is an issuer the cluster already has and serves
+	// (ROSA with STS, EKS, a self-hosted one): the keys and publish phases
+	// are skipped, and verify checks its documents hold the key the
+	// cluster signs with now.
+	ExistingIssuer string
 
 	// Provider: client IDs besides sts.amazonaws.com and an optional
 	// thumbprint.
@@ -99,8 +104,23 @@ type Options struct {
 	Now func() time.Time
 }
 
+// withExistingIssuer applies ExistingIssuer: nothing to generate or publish.
+func (o Options) withExistingIssuer() Options {
+	if o.ExistingIssuer == "" {
+		return o
+	}
+	o.Issuer = o.ExistingIssuer
+	for _, p := range []string{PhaseKeys, PhasePublish} {
+		if !slices.Contains(o.SkipPhases, p) {
+			o.SkipPhases = append(slices.Clone(o.SkipPhases), p)
+		}
+	}
+	return o
+}
+
 // Validate returns every reason the options cannot be used.
 func (o Options) Validate() error {
+	o = o.withExistingIssuer()
 	var errs []error
 	for _, p := range o.SkipPhases {
 		if !slices.Contains(Phases, p) {
@@ -164,6 +184,7 @@ type run struct {
 // Run runs every phase not skipped, in order, and stops at the first that
 // fails, with an error naming it.
 func Run(ctx context.Context, c Clients, opts Options) (Result, error) {
+	opts = opts.withExistingIssuer()
 	r := &run{c: c, opts: opts}
 	if err := opts.Validate(); err != nil {
 		return r.result, err
@@ -186,7 +207,11 @@ func Run(ctx context.Context, c Clients, opts Options) (Result, error) {
 	}
 	for _, name := range Phases {
 		if !opts.run(name) {
-			r.report(progress.Step{Name: "phase " + name, Outcome: progress.Skipped, Detail: "--skip-phases"})
+			why := "--skip-phases"
+			if opts.ExistingIssuer != "" && (name == PhaseKeys || name == PhasePublish) {
+				why = "--existing-issuer: the cluster's issuer is served already"
+			}
+			r.report(progress.Step{Name: "phase " + name, Outcome: progress.Skipped, Detail: why})
 			continue
 		}
 		if name == PhasePublish && len(r.keys) == 0 {

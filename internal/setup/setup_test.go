@@ -3,6 +3,7 @@ package setup_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
@@ -21,7 +21,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/irsa-dev/irsa/deploy"
 	"github.com/irsa-dev/irsa/internal/localcluster"
@@ -252,43 +251,11 @@ func TestSetupOpenShiftIssuer(t *testing.T) {
 
 func installAuthentication(t *testing.T, issuer string) {
 	t.Helper()
-	ctx := context.Background()
-	crd := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-		"metadata": map[string]any{"name": "authentications.config.openshift.io"},
-		"spec": map[string]any{
-			"group": "config.openshift.io",
-			"names": map[string]any{"plural": "authentications", "singular": "authentication", "kind": "Authentication", "listKind": "AuthenticationList"},
-			"scope": "Cluster",
-			"versions": []any{map[string]any{
-				"name": "v1", "served": true, "storage": true,
-				"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}},
-			}},
-		},
-	}}
-	_, dyn, _, err := setup.KubeClients(cluster.Config)
+	remove, err := cluster.InstallOpenShiftAuthentication(context.Background(), issuer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	crds := dyn.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
-	if _, err := crds.Create(ctx, crd, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = crds.Delete(context.Background(), crd.GetName(), metav1.DeleteOptions{}) })
-	auth := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "config.openshift.io/v1", "kind": "Authentication",
-		"metadata": map[string]any{"name": "cluster"},
-		"spec":     map[string]any{"serviceAccountIssuer": issuer},
-	}}
-	// The new resource takes a moment to be served.
-	var lastErr error
-	for range 100 {
-		if _, lastErr = dyn.Resource(setup.OpenShiftAuthentication).Create(ctx, auth, metav1.CreateOptions{}); lastErr == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatal(lastErr)
+	t.Cleanup(remove)
 }
 
 // TestTeardownLeavesForeignResources: teardown removes what setup made,
@@ -418,5 +385,43 @@ func TestSetupGeneratesKeysOnce(t *testing.T) {
 	again, _ := os.ReadFile(filepath.Join(opts.KeyDir, oidc.PublicKeyFile))
 	if !bytes.Equal(again, pub) {
 		t.Error("the second run replaced the key pair")
+	}
+}
+
+// TestSetupExistingIssuer: a cluster whose issuer is already served gets
+// only the provider, the webhook and the check that the served documents
+// hold the key it signs with now.
+func TestSetupExistingIssuer(t *testing.T) {
+	ctx := context.Background()
+	c, opts := newRun(t)
+	issuer, _ := s3issuer.IssuerURL(bucket, region)
+	// Served already, by someone else's tooling.
+	keys, err := oidc.ReadClusterKeys(ctx, cluster.Client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s3issuer.Publish(ctx, c.S3, s3issuer.Options{Bucket: bucket, Region: region, Keys: keys.Keys, ReadURL: opts.ReadURL}); err != nil {
+		t.Fatal(err)
+	}
+	existing := setup.Options{ExistingIssuer: issuer, HTTPClient: opts.HTTPClient, SkipPhases: []string{setup.PhaseWebhook}}
+	res, err := setup.Run(ctx, c, existing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := phaseOutcomes(res)
+	if got[setup.PhaseKeys] != progress.Skipped || got[setup.PhasePublish] != progress.Skipped || got[setup.PhaseProvider] != progress.Created || got[setup.PhaseVerify] != progress.Checked {
+		t.Errorf("phases %v", got)
+	}
+
+	// The served key set lacks the key the cluster signs with: verify says so.
+	other, _, err := oidc.EnsureSigningKey(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s3issuer.Publish(ctx, c.S3, s3issuer.Options{Bucket: bucket, Region: region, Keys: []crypto.PublicKey{other}, ReadURL: opts.ReadURL}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := setup.Run(ctx, c, existing); err == nil || !strings.Contains(err.Error(), "key-id") {
+		t.Errorf("documents without the cluster's key: err = %v", err)
 	}
 }
