@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/irsa-dev/irsa/internal/identity"
+	"github.com/irsa-dev/irsa/internal/jsonscan"
+	"github.com/irsa-dev/irsa/internal/mutate"
 	"github.com/irsa-dev/irsa/internal/webhook"
 )
 
@@ -72,5 +75,39 @@ func newBenchHandler(tb testing.TB) *webhook.Handler {
 		Options:  opts.Mutate,
 		Metrics:  webhook.NewMetrics(func() float64 { return float64(cache.Len()) }),
 		Log:      opts.NewLogger(io.Discard),
+	}
+}
+
+// BenchmarkScanPod reads the benchmark's pod with the scanner the handler
+// uses, alone.
+func BenchmarkScanPod(b *testing.B) {
+	pod, err := json.Marshal(benchPod())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(pod)))
+	b.ReportAllocs()
+	for b.Loop() {
+		s := jsonscan.New(pod)
+		p := mutate.ScanPod(s)
+		if s.Err() != nil || len(p.Spec.Containers) != 3 {
+			b.Fatalf("scan: %v, %d containers", s.Err(), len(p.Spec.Containers))
+		}
+	}
+}
+
+// BenchmarkSkip passes over the benchmark's pod as one value.
+func BenchmarkSkip(b *testing.B) {
+	pod, err := json.Marshal(benchPod())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(pod)))
+	for b.Loop() {
+		s := jsonscan.New(pod)
+		s.Skip()
+		if s.Err() != nil {
+			b.Fatal(s.Err())
+		}
 	}
 }
