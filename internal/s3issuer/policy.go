@@ -109,3 +109,51 @@ func RemoveStatements(current string, sids ...string) (policy string, changed, e
 	}
 	return string(out), true, len(kept) == 0, nil
 }
+
+// PublicStatements returns the Sids (or positions) of the Allow statements
+// in policy that grant anyone access without a condition, leaving out the
+// statement ours.
+func PublicStatements(policy, ours string) []string {
+	if policy == "" {
+		return nil
+	}
+	doc := map[string]any{}
+	if json.Unmarshal([]byte(policy), &doc) != nil {
+		return nil
+	}
+	statements, _ := doc["Statement"].([]any)
+	if st, ok := doc["Statement"].(map[string]any); ok {
+		statements = []any{st}
+	}
+	var public []string
+	for i, st := range statements {
+		m, ok := st.(map[string]any)
+		if !ok || m["Effect"] != "Allow" || m["Sid"] == ours || m["Condition"] != nil {
+			continue
+		}
+		if anyone(m["Principal"]) {
+			name := fmt.Sprint(m["Sid"])
+			if m["Sid"] == nil {
+				name = fmt.Sprintf("statement %d", i)
+			}
+			public = append(public, name)
+		}
+	}
+	return public
+}
+
+// anyone reports whether a policy principal is everyone: "*" or {"AWS": "*"}.
+func anyone(principal any) bool {
+	switch p := principal.(type) {
+	case string:
+		return p == "*"
+	case map[string]any:
+		switch aws := p["AWS"].(type) {
+		case string:
+			return aws == "*"
+		case []any:
+			return slices.Contains(aws, any("*"))
+		}
+	}
+	return false
+}

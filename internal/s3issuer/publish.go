@@ -43,6 +43,7 @@ type S3API interface {
 	PutBucketPolicy(context.Context, *s3.PutBucketPolicyInput, ...func(*s3.Options)) (*s3.PutBucketPolicyOutput, error)
 	GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	ListObjectsV2(context.Context, *s3.ListObjectsV2Input, ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 }
 
 // CacheControl is set on both documents: short, so a key rotation reaches
@@ -214,10 +215,55 @@ func (p *publisher) bucket(ctx context.Context) (progress.Step, error) {
 	if owned {
 		return progress.Step{Name: name, Outcome: progress.Unchanged}, nil
 	}
+	if resumed, err := p.resumeCreatedBucket(ctx); err != nil || resumed {
+		return progress.Step{Name: name, Outcome: progress.Updated, Detail: "tagged as irsa's: an interrupted run had created it"}, err
+	}
 	if !p.opts.Adopt {
 		return progress.Step{}, fmt.Errorf("%s exists and irsa did not create it (no %s tag): choose another bucket name, or pass --adopt to publish into it (its public access block, ownership controls and irsa's policy statement are set; nothing in it is deleted)", name, ownership.TagKey)
 	}
+	if !p.opts.Private {
+		// The public access block will let policies through: a public
+		// statement someone else left, inert until now, would come alive.
+		current, err := p.bucketPolicyText(ctx)
+		if err != nil {
+			return progress.Step{}, err
+		}
+		if public := PublicStatements(current, PolicySid); len(public) > 0 {
+			return progress.Step{}, fmt.Errorf("%s has public policy statements (%s) that its public access block may be keeping inert; publishing lets public policies through for the whole bucket: remove them, choose another bucket, or use --private", name, strings.Join(public, ", "))
+		}
+	}
 	return progress.Step{Name: name, Outcome: progress.Unchanged, Detail: "adopted: not created by irsa"}, nil
+}
+
+// resumeCreatedBucket tags the bucket as irsa's when it is exactly what an
+// interrupted run leaves behind between creating and tagging it: no tags,
+// no objects, no policy.
+func (p *publisher) resumeCreatedBucket(ctx context.Context) (bool, error) {
+	_, err := p.api.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &p.opts.Bucket})
+	if awserr.Code(err) != "NoSuchTagSet" {
+		return false, nil
+	}
+	list, err := p.api.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &p.opts.Bucket, MaxKeys: aws.Int32(1)})
+	if err != nil {
+		return false, fmt.Errorf("list bucket %s: %w", p.opts.Bucket, err)
+	}
+	policy, err := p.bucketPolicyText(ctx)
+	if err != nil || len(list.Contents) > 0 || policy != "" {
+		return false, err
+	}
+	return true, p.tagBucket(ctx)
+}
+
+// bucketPolicyText is the bucket's policy, or "" when it has none.
+func (p *publisher) bucketPolicyText(ctx context.Context) (string, error) {
+	out, err := p.api.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &p.opts.Bucket})
+	switch {
+	case awserr.Code(err) == "NoSuchBucketPolicy":
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("read the policy of bucket %s: %w", p.opts.Bucket, err)
+	}
+	return aws.ToString(out.Policy), nil
 }
 
 func (p *publisher) createBucket(ctx context.Context, name string) (progress.Step, error) {
@@ -237,15 +283,23 @@ func (p *publisher) createBucket(ctx context.Context, name string) (progress.Ste
 	if err != nil {
 		return progress.Step{}, fmt.Errorf("create %s in %s: %w", name, p.opts.Region, err)
 	}
+	if err := p.tagBucket(ctx); err != nil {
+		return progress.Step{}, err
+	}
+	return progress.Step{Name: name, Outcome: progress.Created, Detail: p.opts.Region}, nil
+}
+
+// tagBucket marks the bucket as irsa's.
+func (p *publisher) tagBucket(ctx context.Context) error {
 	// A private issuer's address is not known yet: CloudFront names it.
 	var tagSet []s3types.Tag
 	for k, v := range ownership.Tags(p.result.Issuer) {
 		tagSet = append(tagSet, s3types.Tag{Key: aws.String(k), Value: aws.String(v)})
 	}
 	if _, err := p.api.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &p.opts.Bucket, Tagging: &s3types.Tagging{TagSet: tagSet}}); err != nil {
-		return progress.Step{}, fmt.Errorf("tag %s: %w", name, err)
+		return fmt.Errorf("tag bucket %s: %w", p.opts.Bucket, err)
 	}
-	return progress.Step{Name: name, Outcome: progress.Created, Detail: p.opts.Region}, nil
+	return nil
 }
 
 func (p *publisher) owned(ctx context.Context) (bool, error) {

@@ -502,3 +502,74 @@ func TestUnpublishCloudFront(t *testing.T) {
 		t.Errorf("third run: %+v, %v", steps, err)
 	}
 }
+
+// TestUnpublishKeepsAnotherToolsIssuer: teardown pointed at a bucket that
+// serves an issuer irsa did not publish leaves its documents alone.
+func TestUnpublishKeepsAnotherToolsIssuer(t *testing.T) {
+	ctx := context.Background()
+	api := newS3(t, "us-east-1")
+	const bucket = "kops-issuer"
+	if _, err := api.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{s3issuer.DiscoveryKey, s3issuer.KeySetKey} {
+		if _, err := api.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader("{}")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var steps []progress.Step
+	if err := s3issuer.Unpublish(ctx, api, bucket, func(s progress.Step) { steps = append(steps, s) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{s3issuer.DiscoveryKey, s3issuer.KeySetKey} {
+		if _, err := api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err != nil {
+			t.Errorf("%s of another tool deleted: %v (steps %+v)", key, err, steps)
+		}
+	}
+}
+
+// TestPublishResumesAfterCreate: a run cut off between creating and
+// tagging its bucket leaves an empty, untagged bucket; the next run takes
+// it as its own.
+func TestPublishResumesAfterCreate(t *testing.T) {
+	ctx := context.Background()
+	api := newS3(t, "us-east-1")
+	const bucket = "irsa-cut-off"
+	if _, err := api.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := newKeys(t)
+	res, err := s3issuer.Publish(ctx, api, options(bucket, "us-east-1", key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := outcomes(res)["bucket "+bucket]; got != progress.Updated {
+		t.Errorf("bucket step %s", got)
+	}
+	tags, err := api.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String(bucket)})
+	if err != nil || len(tags.TagSet) == 0 {
+		t.Errorf("bucket not tagged: %+v, %v", tags, err)
+	}
+}
+
+// TestPublishRefusesToWakePublicStatements: adopting a bucket whose policy
+// has a public statement would make it effective once policies may be
+// public.
+func TestPublishRefusesToWakePublicStatements(t *testing.T) {
+	ctx := context.Background()
+	api := newS3(t, "us-east-1")
+	const bucket = "old-website"
+	if _, err := api.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	stale := `{"Version":"2012-10-17","Statement":[{"Sid":"OldSite","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::old-website/site/*"}]}`
+	if _, err := api.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String(bucket), Policy: aws.String(stale)}); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := newKeys(t)
+	opts := options(bucket, "us-east-1", key)
+	opts.Adopt = true
+	if _, err := s3issuer.Publish(ctx, api, opts); err == nil || !strings.Contains(err.Error(), "OldSite") {
+		t.Errorf("err = %v, want a refusal naming the public statement", err)
+	}
+}

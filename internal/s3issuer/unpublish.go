@@ -42,6 +42,28 @@ func Unpublish(ctx context.Context, api UnpublishAPI, bucket string, report func
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
+	owned, err := ownedBucket(ctx, api, bucket)
+	if err != nil {
+		return err
+	}
+	current, err := api.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &bucket})
+	if err != nil && awserr.Code(err) != "NoSuchBucketPolicy" {
+		return fmt.Errorf("read the policy of %s: %w", name, err)
+	}
+	policy := ""
+	if err == nil {
+		policy = aws.ToString(current.Policy)
+	}
+	_, ours, _, err := RemoveStatements(policy, PolicySid, CloudFrontPolicySid)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	// The documents are irsa's only in a bucket irsa made or published
+	// into: another tool's issuer in a bucket named by mistake stays.
+	if !owned && !ours {
+		report(progress.Step{Name: name, Outcome: progress.Unchanged, Detail: "kept with its documents: irsa neither created it nor published into it"})
+		return nil
+	}
 	for _, key := range []string{DiscoveryKey, KeySetKey} {
 		_, err := api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String(key)})
 		if errors.As(err, &notFound) {
@@ -55,30 +77,17 @@ func Unpublish(ctx context.Context, api UnpublishAPI, bucket string, report func
 		}
 		report(progress.Step{Name: "object " + key, Outcome: progress.Deleted})
 	}
-	out, err := api.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &bucket})
-	if err != nil && awserr.Code(err) != "NoSuchBucketPolicy" {
-		return fmt.Errorf("read the policy of %s: %w", name, err)
-	}
-	if err == nil {
-		policy, changed, empty, err := RemoveStatements(aws.ToString(out.Policy), PolicySid, CloudFrontPolicySid)
-		switch {
-		case err != nil:
-			return fmt.Errorf("%s: %w", name, err)
-		case changed && empty:
+	if ours {
+		remaining, _, empty, _ := RemoveStatements(policy, PolicySid, CloudFrontPolicySid)
+		if empty {
 			_, err = api.DeleteBucketPolicy(ctx, &s3.DeleteBucketPolicyInput{Bucket: &bucket})
-		case changed:
-			_, err = api.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: &bucket, Policy: &policy})
+		} else {
+			_, err = api.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: &bucket, Policy: &remaining})
 		}
 		if err != nil {
 			return fmt.Errorf("remove irsa's statements from the policy of %s: %w", name, err)
 		}
-		if changed {
-			report(progress.Step{Name: "bucket policy statements of irsa", Outcome: progress.Deleted})
-		}
-	}
-	owned, err := ownedBucket(ctx, api, bucket)
-	if err != nil {
-		return err
+		report(progress.Step{Name: "bucket policy statements of irsa", Outcome: progress.Deleted})
 	}
 	if !owned {
 		report(progress.Step{Name: name, Outcome: progress.Unchanged, Detail: "kept: irsa did not create it"})
