@@ -139,11 +139,7 @@ signing keys are kept. Running it again changes nothing.`,
 			if err != nil {
 				return err
 			}
-			if opts.Issuer == "" && opts.Bucket != "" {
-				if opts.Issuer, err = s3issuer.IssuerURL(opts.Bucket, cfg.Region); err != nil {
-					return err
-				}
-			}
+			opts.Region = cfg.Region
 			c.S3, c.IAM, c.CloudFront = s3.NewFromConfig(cfg, quietChecksums), iam.NewFromConfig(cfg), cloudfront.NewFromConfig(cfg)
 			opts.Report = progress.Printer(cmd.OutOrStdout())
 			return setup.Teardown(ctx, c, opts)
@@ -153,7 +149,7 @@ signing keys are kept. Running it again changes nothing.`,
 	kube.addFlags(f)
 	f.StringVar(&opts.Bucket, "bucket", "", "S3 bucket hosting the issuer")
 	f.StringVar(&region, "region", "", "AWS region of the bucket (default: the configured region)")
-	f.StringVar(&opts.Issuer, "issuer", "", "issuer URL of the IAM provider (default: the bucket's address)")
+	f.StringVar(&opts.Issuer, "issuer", "", "issuer URL of the IAM provider (default: the address the bucket is served at, CloudFront's for a private issuer)")
 	f.StringVar(&opts.CertMode, "cert-mode", deploy.SelfSigned, "the certificate mode setup used")
 	return cmd
 }

@@ -81,6 +81,15 @@ func (d *doctor) checkProvider(ctx context.Context) {
 	d.ok(CheckProvider, fmt.Sprintf("%s, client IDs %s", arn, strings.Join(got.ClientIDList, ", ")))
 }
 
+// accountOf is the account id in an ARN (arn:PARTITION:SERVICE::ACCOUNT:...).
+func accountOf(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 {
+		return ""
+	}
+	return parts[4]
+}
+
 // roleName is the name in a role ARN, after its path.
 func roleName(roleARN string) string {
 	return roleARN[strings.LastIndex(roleARN, "/")+1:]
@@ -93,6 +102,10 @@ func (d *doctor) checkTrust(ctx context.Context) {
 		return
 	case d.claims == nil || d.providerARN == "":
 		d.skip(CheckTrust, "no token or no IAM provider")
+		return
+	}
+	if roleAccount, ours := accountOf(d.roleARN), accountOf(d.providerARN); roleAccount != ours {
+		d.skip(CheckTrust, fmt.Sprintf("the role is in account %s, the IAM provider found with these credentials in %s: run doctor with credentials of account %s", roleAccount, ours, roleAccount))
 		return
 	}
 	out, err := d.c.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(roleName(d.roleARN))})
@@ -183,7 +196,11 @@ func (d *doctor) checkAssumeRole(ctx context.Context) {
 		d.problem(CheckAssumeRole, d.roleARN, cause, fix)
 		return
 	}
-	d.ok(CheckAssumeRole, "credentials for "+aws.ToString(out.AssumedRoleUser.Arn))
+	who := d.roleARN
+	if out.AssumedRoleUser != nil {
+		who = aws.ToString(out.AssumedRoleUser.Arn)
+	}
+	d.ok(CheckAssumeRole, "credentials for "+who)
 }
 
 // stsCause maps STS's answer to AssumeRoleWithWebIdentity to its cause.

@@ -127,8 +127,10 @@ func (d *doctor) checkPodAge() {
 		d.skip(CheckPodAge, "the ServiceAccount's managed fields do not say when the annotation was set")
 		return
 	}
-	// Managed field times have a resolution of one second.
-	if created.Before(at.Truncate(time.Second)) {
+	// Managed field times have a resolution of one second, and move when
+	// the same manager changes any field of its own: a pod that has its
+	// role is fine whatever they say.
+	if created.Before(at.Truncate(time.Second)) && !d.podHasRole() {
 		d.problem(CheckPodAge, fmt.Sprintf("pod created %s, annotation set %s", stamp(created), stamp(at)),
 			"the pod was created before its ServiceAccount got the role annotation; a pod's environment is fixed when it is created",
 			restartFix(d.pod))
@@ -137,13 +139,39 @@ func (d *doctor) checkPodAge() {
 	d.ok(CheckPodAge, fmt.Sprintf("pod created %s, annotation set %s", stamp(created), stamp(at)))
 }
 
+// podHasRole reports whether a container of the pod has the annotated role.
+func (d *doctor) podHasRole() bool {
+	for _, c := range d.pod.Spec.Containers {
+		if envValue(c, mutate.EnvRoleARN) == d.roleARN {
+			return true
+		}
+	}
+	return false
+}
+
+// skippedContainers are the containers the pod asks the webhook to leave
+// alone.
+func (d *doctor) skippedContainers() map[string]bool {
+	skipped := map[string]bool{}
+	for _, name := range strings.Split(d.pod.Annotations[d.opts.AnnotationPrefix+"/skip-containers"], ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			skipped[name] = true
+		}
+	}
+	return skipped
+}
+
 func (d *doctor) checkPodMutated() {
 	if d.pod == nil || d.roleARN == "" {
 		d.skip(CheckPodMutated, "no pod or no role annotation")
 		return
 	}
 	var missing []string
+	skipped := d.skippedContainers()
 	for _, c := range d.pod.Spec.Containers {
+		if skipped[c.Name] {
+			continue
+		}
 		if v := envValue(c, mutate.EnvRoleARN); v != d.roleARN {
 			if v == "" {
 				missing = append(missing, fmt.Sprintf("container %s has no %s", c.Name, mutate.EnvRoleARN))

@@ -461,3 +461,33 @@ func TestWebhookNotRunning(t *testing.T) {
 	t.Cleanup(func() { _ = mwcs.Delete(context.Background(), mwc.Name, metav1.DeleteOptions{}) })
 	wantProblem(t, ch.doctor(doctor.Options{ServiceAccount: "app"}), doctor.CheckWebhook, "Service irsa-system/irsa-webhook", "")
 }
+
+// TestPodWithRoleIsFineWhateverManagedFieldsSay: managed field times move
+// with any change by the same manager; a pod that has its role is fine.
+// Containers the pod asks the webhook to skip are not expected to have it.
+func TestPodWithRoleIsFineWhateverManagedFieldsSay(t *testing.T) {
+	created := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	roleARN := "arn:aws:iam::123456789012:role/app"
+	later := metav1.NewTime(created.Add(time.Hour))
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{
+		Name: "app", Namespace: "apps",
+		Annotations:   map[string]string{"eks.amazonaws.com/role-arn": roleARN},
+		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "helm", Operation: metav1.ManagedFieldsOperationUpdate, Time: &later, FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:annotations":{"f:eks.amazonaws.com/role-arn":{}},"f:labels":{"f:version":{}}}}`)}}},
+	}}
+	mutated := corev1.Container{Name: "app",
+		Env:          []corev1.EnvVar{{Name: "AWS_ROLE_ARN", Value: roleARN}, {Name: "AWS_WEB_IDENTITY_TOKEN_FILE", Value: "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"}},
+		VolumeMounts: []corev1.VolumeMount{{Name: "aws-iam-token", MountPath: "/var/run/secrets/eks.amazonaws.com/serviceaccount"}}}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "apps", CreationTimestamp: metav1.NewTime(created),
+			Annotations: map[string]string{"eks.amazonaws.com/skip-containers": "proxy"}},
+		Spec: corev1.PodSpec{ServiceAccountName: "app",
+			Containers: []corev1.Container{mutated, {Name: "proxy"}},
+			Volumes:    []corev1.Volume{{Name: "aws-iam-token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{}}}}},
+	}
+	r := doctor.Run(context.Background(), doctor.Clients{Kube: fake.NewClientset(sa, pod)}, doctor.Options{Namespace: "apps", Pod: "web"})
+	for _, c := range r.Checks[:4] {
+		if c.Status != doctor.OK {
+			t.Errorf("%s: %s (%s)", c.Name, c.Status, c.Cause)
+		}
+	}
+}

@@ -213,6 +213,9 @@ func EnsureSigningKey(dir string) (key crypto.PublicKey, created bool, err error
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, false, err
 	}
+	if _, err := os.Stat(privateFile); err == nil {
+		return nil, false, fmt.Errorf("%s exists without %s: refusing to replace a signing key kube-apiserver may use; write its public key there (openssl rsa -in %s -pubout) and run again", privateFile, publicFile, privateFile)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, false, err
 	}

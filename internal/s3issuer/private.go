@@ -21,6 +21,7 @@ type CloudFrontAPI interface {
 	CreateOriginAccessControl(context.Context, *cloudfront.CreateOriginAccessControlInput, ...func(*cloudfront.Options)) (*cloudfront.CreateOriginAccessControlOutput, error)
 	ListDistributions(context.Context, *cloudfront.ListDistributionsInput, ...func(*cloudfront.Options)) (*cloudfront.ListDistributionsOutput, error)
 	GetDistributionConfig(context.Context, *cloudfront.GetDistributionConfigInput, ...func(*cloudfront.Options)) (*cloudfront.GetDistributionConfigOutput, error)
+	GetDistribution(context.Context, *cloudfront.GetDistributionInput, ...func(*cloudfront.Options)) (*cloudfront.GetDistributionOutput, error)
 	CreateDistributionWithTags(context.Context, *cloudfront.CreateDistributionWithTagsInput, ...func(*cloudfront.Options)) (*cloudfront.CreateDistributionWithTagsOutput, error)
 }
 
@@ -109,6 +110,18 @@ func (p *publisher) distribution(ctx context.Context) (progress.Step, error) {
 		return progress.Step{}, err
 	}
 	if found != nil {
+		enabled := found.Enabled
+		if enabled == nil {
+			// Summaries from emulators leave it out.
+			d, err := p.opts.CloudFront.GetDistribution(ctx, &cloudfront.GetDistributionInput{Id: found.Id})
+			if err != nil {
+				return progress.Step{}, fmt.Errorf("read %s: %w", step, err)
+			}
+			enabled = d.Distribution.DistributionConfig.Enabled
+		}
+		if !aws.ToBool(enabled) {
+			return progress.Step{}, fmt.Errorf("%s %s is disabled, as irsa teardown leaves it before deleting it: run irsa teardown again to finish, then publish; or enable it again in the CloudFront console", step, aws.ToString(found.Id))
+		}
 		p.distributionARN = aws.ToString(found.ARN)
 		p.result.Issuer = "https://" + aws.ToString(found.DomainName)
 		return progress.Step{Name: step, Outcome: progress.Unchanged, Detail: aws.ToString(found.DomainName)}, nil
@@ -247,4 +260,14 @@ func anonymousStatus(ctx context.Context, client *http.Client, url string) (int,
 	}
 	resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// PrivateIssuer returns the issuer a private publish into bucket serves,
+// https://DOMAIN of its CloudFront distribution, or "" when there is none.
+func PrivateIssuer(ctx context.Context, api CloudFrontTeardownAPI, bucket string) (string, error) {
+	found, err := findDistribution(ctx, api, bucket)
+	if err != nil || found == nil {
+		return "", err
+	}
+	return "https://" + aws.ToString(found.DomainName), nil
 }

@@ -479,8 +479,13 @@ func TestUnpublishCloudFront(t *testing.T) {
 	key, _ := newKeys(t)
 	opts := options(bucket, "us-east-1", key)
 	opts.Private, opts.CloudFront, opts.Emulated = true, cf, true
-	if _, err := s3issuer.Publish(ctx, api, opts); err != nil {
+	published, err := s3issuer.Publish(ctx, api, opts)
+	if err != nil {
 		t.Fatal(err)
+	}
+	// Teardown finds the issuer (and so the IAM provider) by it.
+	if issuer, err := s3issuer.PrivateIssuer(ctx, cf, bucket); err != nil || issuer != published.Issuer {
+		t.Errorf("PrivateIssuer = %q, %v; want %q", issuer, err, published.Issuer)
 	}
 	var steps []progress.Step
 	report := func(s progress.Step) { steps = append(steps, s) }
@@ -571,5 +576,26 @@ func TestPublishRefusesToWakePublicStatements(t *testing.T) {
 	opts.Adopt = true
 	if _, err := s3issuer.Publish(ctx, api, opts); err == nil || !strings.Contains(err.Error(), "OldSite") {
 		t.Errorf("err = %v, want a refusal naming the public statement", err)
+	}
+}
+
+// TestPublishPrivateAfterHalfTeardown: a distribution teardown disabled is
+// not quietly reused by publish.
+func TestPublishPrivateAfterHalfTeardown(t *testing.T) {
+	ctx := context.Background()
+	api := newS3(t, "us-east-1")
+	cf := newCloudFront(t)
+	const bucket = "irsa-half-gone"
+	key, _ := newKeys(t)
+	opts := options(bucket, "us-east-1", key)
+	opts.Private, opts.CloudFront, opts.Emulated = true, cf, true
+	if _, err := s3issuer.Publish(ctx, api, opts); err != nil {
+		t.Fatal(err)
+	}
+	if err := s3issuer.UnpublishCloudFront(ctx, cf, bucket, func(progress.Step) {}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s3issuer.Publish(ctx, api, opts); err == nil || !strings.Contains(err.Error(), "disabled") {
+		t.Errorf("err = %v, want the disabled distribution named", err)
 	}
 }

@@ -129,8 +129,13 @@ type CloudFrontTeardownAPI interface {
 func UnpublishCloudFront(ctx context.Context, api CloudFrontTeardownAPI, bucket string, report func(progress.Step)) error {
 	name := "CloudFront distribution for s3://" + bucket
 	found, err := findDistribution(ctx, api, bucket)
-	if err != nil || found == nil {
+	if err != nil {
 		return err
+	}
+	if found == nil {
+		// A run cut off after deleting the distribution left its origin
+		// access control.
+		return deleteOriginAccessControl(ctx, api, bucket, report)
 	}
 	tags, err := api.ListTagsForResource(ctx, &cloudfront.ListTagsForResourceInput{Resource: found.ARN})
 	if err != nil {

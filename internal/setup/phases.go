@@ -9,6 +9,7 @@ import (
 
 	"github.com/irsa-dev/irsa/internal/iamoidc"
 	"github.com/irsa-dev/irsa/internal/oidc"
+	"github.com/irsa-dev/irsa/internal/partition"
 	"github.com/irsa-dev/irsa/internal/progress"
 	"github.com/irsa-dev/irsa/internal/s3issuer"
 )
@@ -103,7 +104,11 @@ func (r *run) planPublish() (progress.Step, error) {
 	if err != nil {
 		return progress.Step{}, err
 	}
-	statement := s3issuer.PublicReadStatement("aws", r.opts.Bucket)
+	part, err := partition.ForRegion(r.opts.Region)
+	if err != nil {
+		return progress.Step{}, err
+	}
+	statement := s3issuer.PublicReadStatement(part.Name, r.opts.Bucket)
 	for _, doc := range []struct {
 		what string
 		v    any
@@ -124,12 +129,16 @@ func (r *run) planPublish() (progress.Step, error) {
 // phaseProvider makes sure IAM trusts the issuer.
 func (r *run) phaseProvider(ctx context.Context) (progress.Step, error) {
 	opts := iamoidc.Options{Issuer: r.result.Issuer, Audiences: r.opts.Audiences, Thumbprint: r.opts.Thumbprint, Report: r.sub}
+	if r.opts.DryRun {
+		issuer := r.result.Issuer
+		if issuer == "" {
+			issuer = "(the CloudFront address)"
+		}
+		fmt.Fprintf(r.opts.Out, "provider: IAM OIDC identity provider %s, client IDs %s\n", issuer, strings.Join(opts.ClientIDs(), ", "))
+		return progress.Step{Outcome: progress.Skipped, Detail: "dry run"}, nil
+	}
 	if err := opts.Validate(); err != nil {
 		return progress.Step{}, err
-	}
-	if r.opts.DryRun {
-		fmt.Fprintf(r.opts.Out, "provider: IAM OIDC identity provider %s, client IDs %s\n", r.result.Issuer, strings.Join(opts.ClientIDs(), ", "))
-		return progress.Step{Outcome: progress.Skipped, Detail: "dry run"}, nil
 	}
 	res, err := iamoidc.Ensure(ctx, r.c.IAM, opts)
 	if err != nil {

@@ -31,8 +31,11 @@ type TeardownClients struct {
 type TeardownOptions struct {
 	// Bucket hosts the issuer; empty leaves S3 alone.
 	Bucket string
-	// Issuer names the IAM provider; empty leaves IAM alone.
+	// Issuer names the IAM provider; empty means the issuer the bucket
+	// serves: its CloudFront address when irsa published it privately,
+	// else its S3 address in Region.
 	Issuer string
+	Region string
 	// CertMode is the certificate mode the webhook was installed with.
 	CertMode string
 	Report   func(progress.Step)
@@ -52,6 +55,19 @@ func Teardown(ctx context.Context, c TeardownClients, opts TeardownOptions) erro
 	if c.Dynamic != nil {
 		if err := removeWebhook(ctx, c, opts.CertMode, report); err != nil {
 			return err
+		}
+	}
+	if opts.Issuer == "" && opts.Bucket != "" {
+		var err error
+		if c.CloudFront != nil {
+			if opts.Issuer, err = s3issuer.PrivateIssuer(ctx, c.CloudFront, opts.Bucket); err != nil {
+				return err
+			}
+		}
+		if opts.Issuer == "" && opts.Region != "" {
+			if opts.Issuer, err = s3issuer.IssuerURL(opts.Bucket, opts.Region); err != nil {
+				return err
+			}
 		}
 	}
 	if opts.Issuer != "" {
