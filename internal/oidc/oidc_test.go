@@ -224,3 +224,33 @@ func TestParseKeySet(t *testing.T) {
 		}
 	}
 }
+
+func TestEnsureSigningKey(t *testing.T) {
+	dir := t.TempDir()
+	key, created, err := EnsureSigningKey(dir)
+	if err != nil || !created {
+		t.Fatalf("first: %v, created %v", err, created)
+	}
+	again, created, err := EnsureSigningKey(dir)
+	if err != nil || created {
+		t.Fatalf("second: %v, created %v", err, created)
+	}
+	a, _ := KeyID(key)
+	b, _ := KeyID(again)
+	if a != b {
+		t.Error("the second call made a new key")
+	}
+	// A private key alone may be the one kube-apiserver signs with: never
+	// replaced.
+	if err := os.Remove(filepath.Join(dir, PublicKeyFile)); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, SigningKeyFile))
+	if _, _, err := EnsureSigningKey(dir); err == nil || !strings.Contains(err.Error(), "refusing") {
+		t.Errorf("private key alone: err = %v", err)
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, SigningKeyFile))
+	if !bytes.Equal(before, after) {
+		t.Error("the private key was replaced")
+	}
+}

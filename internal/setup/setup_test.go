@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
@@ -423,5 +424,56 @@ func TestSetupExistingIssuer(t *testing.T) {
 	}
 	if _, err := setup.Run(ctx, c, existing); err == nil || !strings.Contains(err.Error(), "key-id") {
 		t.Errorf("documents without the cluster's key: err = %v", err)
+	}
+}
+
+// TestSelfSignedRenewal: the serving certificate is renewed from the kept
+// CA without touching the caBundle; a CA near its end is replaced with
+// the old one still in the bundle.
+func TestSelfSignedRenewal(t *testing.T) {
+	ctx := context.Background()
+	c, _ := newRun(t)
+	now := time.Now()
+	opts := setup.Options{
+		Issuer:     "https://irsa-setup-test.s3.us-east-1.amazonaws.com",
+		CertMode:   deploy.SelfSigned,
+		SkipPhases: []string{setup.PhaseKeys, setup.PhasePublish, setup.PhaseProvider, setup.PhaseClusterIssuer, setup.PhaseVerify},
+		Now:        func() time.Time { return now },
+	}
+	read := func() (secret *corev1.Secret, bundle []byte) {
+		t.Helper()
+		secret, err := cluster.Client.CoreV1().Secrets(deploy.Namespace).Get(ctx, deploy.TLSSecret, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mwc, err := cluster.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, deploy.WebhookCfg, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return secret, mwc.Webhooks[0].ClientConfig.CABundle
+	}
+	if _, err := setup.Run(ctx, c, opts); err != nil {
+		t.Fatal(err)
+	}
+	first, firstBundle := read()
+
+	// Within a month of the serving certificate's end: a new one from the same CA.
+	now = now.Add(340 * 24 * time.Hour)
+	if _, err := setup.Run(ctx, c, opts); err != nil {
+		t.Fatal(err)
+	}
+	renewed, bundle := read()
+	if bytes.Equal(renewed.Data["tls.crt"], first.Data["tls.crt"]) || !bytes.Equal(renewed.Data["ca.crt"], first.Data["ca.crt"]) || !bytes.Equal(bundle, firstBundle) {
+		t.Error("the serving certificate was not renewed from the kept CA, or the bundle changed")
+	}
+
+	// Near the CA's end: a new CA, the old one still trusted.
+	now = now.Add(3290 * 24 * time.Hour) // 20 days before the CA ends
+	if _, err := setup.Run(ctx, c, opts); err != nil {
+		t.Fatal(err)
+	}
+	rotated, bundle := read()
+	if bytes.Equal(rotated.Data["ca.crt"], first.Data["ca.crt"]) || !bytes.Contains(bundle, first.Data["ca.crt"]) || !bytes.Contains(bundle, rotated.Data["ca.crt"]) {
+		t.Error("a new CA must come with the old one in the bundle")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -25,9 +26,12 @@ import (
 // fieldManager names irsa as the writer of what it applies.
 const fieldManager = "irsa"
 
-// Self-signed serving certificates last a year and are renewed by the
-// setup run that finds less than a month left.
+// Self-signed TLS: the CA lasts ten years and the serving certificate one;
+// a setup run renews either once less than a month of it is left. The CA's
+// key is kept in the Secret, so renewing the serving certificate leaves the
+// caBundle the API server trusts as it is.
 const (
+	caValidity   = 10 * 365 * 24 * time.Hour
 	certValidity = 365 * 24 * time.Hour
 	certRenewal  = 30 * 24 * time.Hour
 )
@@ -108,25 +112,18 @@ func apply(ctx context.Context, client dynamic.Interface, mapper meta.RESTMapper
 	return progress.Step{Name: name, Outcome: progress.Unchanged}, nil
 }
 
-// selfSignedTLS adds the Secret with the webhook's serving certificate and
-// puts its CA in the webhook configuration. A certificate already in the
-// cluster is kept until a month before it expires, so a second run changes
-// nothing.
+// selfSignedTLS adds the Secret with the webhook's CA and serving
+// certificate and puts the CA in the webhook configuration. What is in the
+// cluster is kept while it has more than a month left, so a second run
+// changes nothing.
 func (r *run) selfSignedTLS(ctx context.Context, objects []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
-	caPEM, certPEM, keyPEM, err := r.currentTLS(ctx)
+	tls, err := r.renewTLS(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if caPEM == nil {
-		service := deploy.Name + "." + deploy.Namespace + ".svc"
-		ca, err := servingcert.NewCA("irsa-webhook-ca", certValidity)
-		if err != nil {
-			return nil, err
-		}
-		if certPEM, keyPEM, err = ca.Issue(service, []string{service, service + ".cluster.local"}, nil, certValidity); err != nil {
-			return nil, err
-		}
-		caPEM = ca.CertPEM
+	caKeyPEM, err := tls.ca.KeyPEM()
+	if err != nil {
+		return nil, err
 	}
 	secret := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1",
@@ -137,14 +134,14 @@ func (r *run) selfSignedTLS(ctx context.Context, objects []*unstructured.Unstruc
 			"labels":    map[string]any{"app.kubernetes.io/part-of": "irsa", "app.kubernetes.io/managed-by": fieldManager},
 		},
 		"type": "kubernetes.io/tls",
-		"data": map[string]any{"tls.crt": b64(certPEM), "tls.key": b64(keyPEM), "ca.crt": b64(caPEM)},
+		"data": map[string]any{"tls.crt": b64(tls.certPEM), "tls.key": b64(tls.keyPEM), "ca.crt": b64(tls.ca.CertPEM), "ca.key": b64(caKeyPEM)},
 	}}
 	var out []*unstructured.Unstructured
 	for _, obj := range objects {
 		if obj.GetKind() == "MutatingWebhookConfiguration" {
 			webhooks, _, _ := unstructured.NestedSlice(obj.Object, "webhooks")
 			for _, w := range webhooks {
-				if err := unstructured.SetNestedField(w.(map[string]any), b64(caPEM), "clientConfig", "caBundle"); err != nil {
+				if err := unstructured.SetNestedField(w.(map[string]any), b64(tls.bundle), "clientConfig", "caBundle"); err != nil {
 					return nil, err
 				}
 			}
@@ -158,34 +155,76 @@ func (r *run) selfSignedTLS(ctx context.Context, objects []*unstructured.Unstruc
 	return out, nil
 }
 
-// b64 is how JSON carries bytes in Kubernetes objects.
-func b64(data []byte) string { return base64.StdEncoding.EncodeToString(data) }
+// webhookTLS is the webhook's CA, its serving pair, and the CA bundle the
+// API server is to trust.
+type webhookTLS struct {
+	ca              *servingcert.CA
+	certPEM, keyPEM []byte
+	bundle          []byte
+}
 
-// currentTLS returns the serving certificate already in the cluster, or
-// nils when there is none or it needs renewing.
-func (r *run) currentTLS(ctx context.Context) (caPEM, certPEM, keyPEM []byte, err error) {
+// renewTLS returns what the Secret should hold: the CA and serving pair in
+// the cluster while they have time left, else new ones. A new CA goes into
+// the bundle next to the old one, so the webhook's old certificate is
+// trusted until its pods have read the new one.
+func (r *run) renewTLS(ctx context.Context) (webhookTLS, error) {
+	var tls webhookTLS
 	secret, err := r.c.Kube.CoreV1().Secrets(deploy.Namespace).Get(ctx, deploy.TLSSecret, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil, nil, nil, nil
+	switch {
+	case apierrors.IsNotFound(err):
+		secret = &corev1.Secret{}
+	case err != nil:
+		return tls, fmt.Errorf("read Secret %s/%s: %w", deploy.Namespace, deploy.TLSSecret, err)
 	}
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("read Secret %s/%s: %w", deploy.Namespace, deploy.TLSSecret, err)
+	oldCA := secret.Data["ca.crt"]
+	if ca, err := servingcert.LoadCA(oldCA, secret.Data["ca.key"]); err == nil && r.now().Add(certRenewal).Before(ca.Cert.NotAfter) {
+		tls.ca = ca
 	}
-	caPEM, certPEM, keyPEM = secret.Data["ca.crt"], secret.Data["tls.crt"], secret.Data["tls.key"]
+	rotated := tls.ca == nil
+	if rotated {
+		if tls.ca, err = servingcert.NewCA("irsa-webhook-ca", caValidity); err != nil {
+			return tls, err
+		}
+	}
+	tls.bundle = tls.ca.CertPEM
+	if rotated && stillValid(oldCA, r.now()) {
+		tls.bundle = append(bytes.Clone(tls.ca.CertPEM), oldCA...)
+	}
+	tls.certPEM, tls.keyPEM = secret.Data["tls.crt"], secret.Data["tls.key"]
+	if !rotated && r.servesUntilRenewal(tls.certPEM, tls.keyPEM, tls.ca) {
+		return tls, nil
+	}
+	service := deploy.Name + "." + deploy.Namespace + ".svc"
+	tls.certPEM, tls.keyPEM, err = tls.ca.Issue(service, []string{service, service + ".cluster.local"}, nil, certValidity)
+	return tls, err
+}
+
+// servesUntilRenewal reports whether the serving pair is signed by ca and
+// has more than a month left.
+func (r *run) servesUntilRenewal(certPEM, keyPEM []byte, ca *servingcert.CA) bool {
 	block, _ := pem.Decode(certPEM)
-	if block == nil || len(caPEM) == 0 || len(keyPEM) == 0 {
-		return nil, nil, nil, nil
+	if block == nil || len(keyPEM) == 0 {
+		return false
 	}
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil || r.now().Add(certRenewal).After(cert.NotAfter) {
-		return nil, nil, nil, nil
+		return false
 	}
 	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(caPEM) {
-		return nil, nil, nil, nil
-	}
-	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: r.now()}); err != nil {
-		return nil, nil, nil, nil
-	}
-	return bytes.Clone(caPEM), certPEM, keyPEM, nil
+	roots.AddCert(ca.Cert)
+	_, err = cert.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: r.now()})
+	return err == nil
 }
+
+// stillValid reports whether the PEM certificate has not expired yet.
+func stillValid(certPEM []byte, now time.Time) bool {
+	block, _ := pem.Decode(certPEM)
+	if block == nil {
+		return false
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	return err == nil && now.Before(cert.NotAfter)
+}
+
+// b64 is how JSON carries bytes in Kubernetes objects.
+func b64(data []byte) string { return base64.StdEncoding.EncodeToString(data) }
