@@ -72,7 +72,9 @@ func (d *doctor) checkServiceAccount(ctx context.Context) {
 	d.ok(CheckServiceAccount, ns+"/"+name)
 }
 
-func (d *doctor) roleAnnotation() string { return d.opts.AnnotationPrefix + "/" + identity.AnnotationRoleARN }
+func (d *doctor) roleAnnotation() string {
+	return d.opts.AnnotationPrefix + "/" + identity.AnnotationRoleARN
+}
 
 func (d *doctor) checkAnnotation() {
 	if d.sa == nil {

@@ -44,7 +44,9 @@ func (c *Cluster) InstallOpenShiftAuthentication(ctx context.Context, issuer str
 	if _, err := dyn.Resource(crdResource).Create(ctx, crd, metav1.CreateOptions{}); err != nil {
 		return nil, err
 	}
-	remove = func() { _ = dyn.Resource(crdResource).Delete(context.Background(), authenticationCRD, metav1.DeleteOptions{}) }
+	remove = func() {
+		_ = dyn.Resource(crdResource).Delete(context.Background(), authenticationCRD, metav1.DeleteOptions{})
+	}
 	auth := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "config.openshift.io/v1", "kind": "Authentication",
 		"metadata": map[string]any{"name": "cluster"},
