@@ -55,7 +55,12 @@ phases out.`,
 			if c.Kube, c.Dynamic, c.Mapper, err = setup.KubeClients(restConfig); err != nil {
 				return err
 			}
-			cfg, err := loadAWSConfig(ctx, opts.Region, "")
+			// Without a bucket only IAM is called, which is global.
+			fallback := ""
+			if opts.Bucket == "" {
+				fallback = iamDefaultRegion
+			}
+			cfg, err := loadAWSConfig(ctx, opts.Region, fallback)
 			if err != nil {
 				return err
 			}
