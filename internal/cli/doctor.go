@@ -71,6 +71,7 @@ when every check passed.`,
 	f.StringVar(&opts.Pod, "pod", "", "the pod to examine")
 	f.StringVar(&opts.ServiceAccount, "service-account", "", "the ServiceAccount to examine")
 	f.StringVar(&opts.AnnotationPrefix, "annotation-prefix", mutate.DefaultAnnotationPrefix, "the webhook's --annotation-prefix")
+	f.StringVar(&opts.MappingNamespace, "mapping-namespace", "irsa-system", "namespace of the webhook's mapping ConfigMap (--watch-config-map), read when a ServiceAccount has no annotation")
 	f.StringVarP(&output, "output", "o", "text", "text or json")
 	f.StringVar(&region, "region", "", "AWS region for STS and IAM (default: the configured region, else "+iamDefaultRegion+")")
 	return cmd

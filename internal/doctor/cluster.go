@@ -15,8 +15,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
+	"github.com/irsa-dev/irsa/deploy"
 	"github.com/irsa-dev/irsa/internal/identity"
 	"github.com/irsa-dev/irsa/internal/mutate"
 	"github.com/irsa-dev/irsa/internal/token"
@@ -76,13 +78,19 @@ func (d *doctor) roleAnnotation() string {
 	return d.opts.AnnotationPrefix + "/" + identity.AnnotationRoleARN
 }
 
-func (d *doctor) checkAnnotation() {
+func (d *doctor) checkAnnotation(ctx context.Context) {
 	if d.sa == nil {
 		d.skip(CheckAnnotation, "no ServiceAccount")
 		return
 	}
 	key := d.roleAnnotation()
 	id, found, err := identity.FromAnnotations(d.opts.AnnotationPrefix, d.sa.Annotations)
+	source := "annotation " + key
+	if !found && err == nil {
+		if mapped, where := d.mapped(ctx); mapped.RoleARN != "" {
+			id, found, source = mapped, true, where
+		}
+	}
 	switch {
 	case !found && err == nil:
 		d.problem(CheckAnnotation, "", fmt.Sprintf("ServiceAccount %s/%s has no %s annotation, so the webhook gives its pods no role", d.sa.Namespace, d.sa.Name, key),
@@ -98,11 +106,29 @@ func (d *doctor) checkAnnotation() {
 	if d.audience == "" {
 		d.audience = mutate.DefaultAudience
 	}
-	detail := id.RoleARN + ", audience " + d.audience
+	detail := id.RoleARN + ", audience " + d.audience + ", from " + source
 	if err != nil {
 		detail += " (" + err.Error() + ")"
 	}
 	d.ok(CheckAnnotation, detail)
+}
+
+// mapped returns the role the webhook's mapping ConfigMap gives the
+// ServiceAccount, for webhooks run with --watch-config-map.
+func (d *doctor) mapped(ctx context.Context) (mutate.Identity, string) {
+	ns := d.opts.MappingNamespace
+	if ns == "" {
+		ns = deploy.Namespace
+	}
+	cm, err := d.c.Kube.CoreV1().ConfigMaps(ns).Get(ctx, identity.MappingConfigMapName, metav1.GetOptions{})
+	if err != nil {
+		return mutate.Identity{}, ""
+	}
+	entries, _ := identity.ParseMapping(cm.Data[identity.MappingConfigMapKey])
+	var m identity.Mapping
+	m.Set(entries)
+	id, _ := m.Lookup(types.NamespacedName{Namespace: d.sa.Namespace, Name: d.sa.Name})
+	return id, "ConfigMap " + ns + "/" + identity.MappingConfigMapName
 }
 
 // annotatedAt is when the role annotation last changed, from the

@@ -79,6 +79,9 @@ type Options struct {
 	Pod, ServiceAccount string
 	// AnnotationPrefix is the webhook's --annotation-prefix.
 	AnnotationPrefix string
+	// MappingNamespace holds the webhook's mapping ConfigMap, when it runs
+	// with --watch-config-map; empty means irsa-system.
+	MappingNamespace string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -91,7 +94,7 @@ func Run(ctx context.Context, c Clients, opts Options) Report {
 	}
 	d := &doctor{c: c, opts: opts, report: Report{Namespace: opts.Namespace, Pod: opts.Pod, ServiceAccount: opts.ServiceAccount}}
 	d.checkServiceAccount(ctx)
-	d.checkAnnotation()
+	d.checkAnnotation(ctx)
 	if opts.Pod != "" {
 		d.checkPodAge()
 		d.checkPodMutated()

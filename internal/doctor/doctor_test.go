@@ -491,3 +491,20 @@ func TestPodWithRoleIsFineWhateverManagedFieldsSay(t *testing.T) {
 		}
 	}
 }
+
+// TestRoleFromMappingConfigMap: a ServiceAccount the webhook binds through
+// its mapping ConfigMap (--watch-config-map) has no annotation, and that
+// is fine.
+func TestRoleFromMappingConfigMap(t *testing.T) {
+	roleARN := "arn:aws:iam::123456789012:role/mapped"
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "mapped", Namespace: "apps"}}
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "pod-identity-webhook", Namespace: "irsa-system"},
+		Data:       map[string]string{"config": `{"apps/mapped": {"RoleARN": "` + roleARN + `"}}`},
+	}
+	r := doctor.Run(context.Background(), doctor.Clients{Kube: fake.NewClientset(sa, cm)}, doctor.Options{Namespace: "apps", ServiceAccount: "mapped"})
+	c := r.Checks[1]
+	if c.Name != doctor.CheckAnnotation || c.Status != doctor.OK || !strings.Contains(c.Detail, roleARN) || !strings.Contains(c.Detail, "ConfigMap irsa-system/pod-identity-webhook") {
+		t.Errorf("%+v", c)
+	}
+}
