@@ -73,6 +73,8 @@ when every check passed.`,
 	f.StringVar(&opts.AnnotationPrefix, "annotation-prefix", mutate.DefaultAnnotationPrefix, "the webhook's --annotation-prefix")
 	f.StringVar(&opts.MappingNamespace, "mapping-namespace", "irsa-system", "namespace of the webhook's mapping ConfigMap (--watch-config-map), read when a ServiceAccount has no annotation")
 	f.StringVarP(&output, "output", "o", "text", "text or json")
+	f.StringVar(&opts.Action, "action", "", "a call the pod makes, such as s3:PutObject: the role's policies are evaluated for it")
+	f.StringVar(&opts.Resource, "resource", "", "the ARN the --action call is on (default *)")
 	f.StringVar(&region, "region", "", "AWS region for STS and IAM (default: the configured region, else "+iamDefaultRegion+")")
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -153,28 +154,74 @@ func (d *doctor) checkPermissions(ctx context.Context) {
 		d.skip(CheckPermissions, "no role to look at")
 		return
 	}
-	name := roleName(d.roleARN)
-	attached, err := d.c.IAM.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: &name})
+	policies, err := d.rolePolicies(ctx, roleName(d.roleARN))
 	if err != nil {
-		d.problem(CheckPermissions, d.roleARN, awserr.Action("iam:ListAttachedRolePolicies", d.roleARN, err).Error(), "")
+		d.problem(CheckPermissions, d.roleARN, err.Error(), "")
 		return
 	}
+	names := slices.Sorted(maps.Keys(policies))
+	grant := fmt.Sprintf("irsa role create -n %s --service-account %s --s3-bucket BUCKET | --policy-arn ARN | --policy-file FILE", d.sa.Namespace, d.sa.Name)
+	switch {
+	case len(policies) == 0:
+		d.problem(CheckPermissions, d.roleARN, "the role has no policy: every AWS call the pod makes with it is refused (AccessDenied)", grant)
+		return
+	case d.opts.Action == "":
+		d.ok(CheckPermissions, "policies "+strings.Join(names, ", ")+" (name a call with --action and --resource to have them evaluated)")
+		return
+	}
+	resource := d.opts.Resource
+	if resource == "" {
+		resource = "*"
+	}
+	access, err := trustpolicy.EvaluateAccess(policies, d.opts.Action, resource)
+	if err != nil {
+		d.problem(CheckPermissions, d.roleARN, "the role's policies cannot be read: "+err.Error(), "")
+		return
+	}
+	if !access.Allowed {
+		d.problem(CheckPermissions, d.opts.Action+" on "+resource, access.Reason+": the call gets AccessDenied", grant+" (one that allows "+d.opts.Action+" on "+resource+")")
+		return
+	}
+	d.ok(CheckPermissions, d.opts.Action+" on "+resource+": "+access.Reason+" (permission boundaries, SCPs and resource policies not evaluated)")
+}
+
+// rolePolicies returns the documents of the role's inline and attached
+// policies, by name.
+func (d *doctor) rolePolicies(ctx context.Context, name string) (map[string]string, error) {
+	policies := map[string]string{}
 	inline, err := d.c.IAM.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: &name})
 	if err != nil {
-		d.problem(CheckPermissions, d.roleARN, awserr.Action("iam:ListRolePolicies", d.roleARN, err).Error(), "")
-		return
+		return nil, awserr.Action("iam:ListRolePolicies", d.roleARN, err)
 	}
-	var names []string
+	for _, p := range inline.PolicyNames {
+		out, err := d.c.IAM.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: &name, PolicyName: aws.String(p)})
+		if err != nil {
+			return nil, awserr.Action("iam:GetRolePolicy", d.roleARN+" "+p, err)
+		}
+		policies[p] = aws.ToString(out.PolicyDocument)
+	}
+	attached, err := d.c.IAM.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: &name})
+	if err != nil {
+		return nil, awserr.Action("iam:ListAttachedRolePolicies", d.roleARN, err)
+	}
 	for _, p := range attached.AttachedPolicies {
-		names = append(names, aws.ToString(p.PolicyName))
+		policy, err := d.c.IAM.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: p.PolicyArn})
+		if err != nil {
+			return nil, awserr.Action("iam:GetPolicy", aws.ToString(p.PolicyArn), err)
+		}
+		if policy.Policy == nil {
+			return nil, fmt.Errorf("iam:GetPolicy on %s answered no policy", aws.ToString(p.PolicyArn))
+		}
+		version, err := d.c.IAM.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: p.PolicyArn, VersionId: policy.Policy.DefaultVersionId})
+		if err != nil {
+			return nil, awserr.Action("iam:GetPolicyVersion", aws.ToString(p.PolicyArn), err)
+		}
+		if version.PolicyVersion == nil {
+			return nil, fmt.Errorf("iam:GetPolicyVersion on %s answered no version", aws.ToString(p.PolicyArn))
+		}
+		policies[aws.ToString(p.PolicyName)] = aws.ToString(version.PolicyVersion.Document)
 	}
-	names = append(names, inline.PolicyNames...)
-	if len(names) == 0 {
-		d.problem(CheckPermissions, d.roleARN, "the role has no policy: every AWS call the pod makes with it is refused (AccessDenied)",
-			fmt.Sprintf("irsa role create -n %s --service-account %s --s3-bucket BUCKET | --policy-arn ARN | --policy-file FILE", d.sa.Namespace, d.sa.Name))
-		return
-	}
-	d.ok(CheckPermissions, "policies "+strings.Join(names, ", ")+" (what they allow is not evaluated here)")
+	return policies, nil
 }
 
 // checkAssumeRole makes the call the pod's SDK makes, and names the cause

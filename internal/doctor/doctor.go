@@ -55,6 +55,9 @@ type IAMAPI interface {
 	GetRole(context.Context, *iam.GetRoleInput, ...func(*iam.Options)) (*iam.GetRoleOutput, error)
 	ListAttachedRolePolicies(context.Context, *iam.ListAttachedRolePoliciesInput, ...func(*iam.Options)) (*iam.ListAttachedRolePoliciesOutput, error)
 	ListRolePolicies(context.Context, *iam.ListRolePoliciesInput, ...func(*iam.Options)) (*iam.ListRolePoliciesOutput, error)
+	GetRolePolicy(context.Context, *iam.GetRolePolicyInput, ...func(*iam.Options)) (*iam.GetRolePolicyOutput, error)
+	GetPolicy(context.Context, *iam.GetPolicyInput, ...func(*iam.Options)) (*iam.GetPolicyOutput, error)
+	GetPolicyVersion(context.Context, *iam.GetPolicyVersionInput, ...func(*iam.Options)) (*iam.GetPolicyVersionOutput, error)
 }
 
 // STSAPI is the part of the STS client the last check uses.
@@ -82,6 +85,10 @@ type Options struct {
 	// MappingNamespace holds the webhook's mapping ConfigMap, when it runs
 	// with --watch-config-map; empty means irsa-system.
 	MappingNamespace string
+	// Action and Resource, when set, are a call the pod makes (such as
+	// s3:PutObject on arn:aws:s3:::bucket/key): the role's policies are
+	// evaluated for it.
+	Action, Resource string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

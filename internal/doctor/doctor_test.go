@@ -508,3 +508,42 @@ func TestRoleFromMappingConfigMap(t *testing.T) {
 		t.Errorf("%+v", c)
 	}
 }
+
+// TestPermissionsForACall evaluates the role's inline and attached
+// policies for the call the pod makes.
+func TestPermissionsForACall(t *testing.T) {
+	ch := newChain(t)
+	ctx := context.Background()
+	check := func(action, resource string) doctor.Check {
+		t.Helper()
+		r := ch.doctor(doctor.Options{ServiceAccount: "app", Action: action, Resource: resource})
+		for _, c := range r.Checks {
+			if c.Name == doctor.CheckPermissions {
+				return c
+			}
+		}
+		t.Fatal("no permissions check")
+		return doctor.Check{}
+	}
+	if c := check("s3:PutObject", "arn:aws:s3:::app-data/report.csv"); c.Status != doctor.OK || !strings.Contains(c.Detail, "irsa-s3-app-data") {
+		t.Errorf("write to its bucket: %+v", c)
+	}
+	c := check("s3:PutObject", "arn:aws:s3:::another-teams-data/report.csv")
+	if c.Status != doctor.Problem || !strings.Contains(c.Cause, "allows s3:PutObject on arn:aws:s3:::another-teams-data/report.csv") || !strings.Contains(c.Fix, "irsa role create") {
+		t.Errorf("write to another bucket: %+v", c)
+	}
+
+	// An attached managed policy counts too.
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"arn:aws:sqs:us-east-1:123456789012:orders"}]}`
+	policy, err := ch.iam.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String("orders-writer"), PolicyDocument: aws.String(doc)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := role.DefaultRoleName(ch.ns, "app")
+	if _, err := ch.iam.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: &name, PolicyArn: policy.Policy.Arn}); err != nil {
+		t.Fatal(err)
+	}
+	if c := check("sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:orders"); c.Status != doctor.OK || !strings.Contains(c.Detail, "orders-writer") {
+		t.Errorf("attached policy: %+v", c)
+	}
+}

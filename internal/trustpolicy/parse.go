@@ -28,7 +28,11 @@ type statement struct {
 	// actions is nil when the statement names neither Action nor NotAction.
 	actions    []string
 	notAction  bool
-	conditions []condition
+	// resources is nil when the statement names neither Resource nor
+	// NotResource, as trust policies do.
+	resources   []string
+	notResource bool
+	conditions  []condition
 }
 
 // principal is a Principal or NotPrincipal element.
@@ -135,6 +139,8 @@ func parseStatement(data json.RawMessage, variables bool) (statement, error) {
 		NotPrincipal json.RawMessage `json:"NotPrincipal"`
 		Action       json.RawMessage `json:"Action"`
 		NotAction    json.RawMessage `json:"NotAction"`
+		Resource     json.RawMessage `json:"Resource"`
+		NotResource  json.RawMessage `json:"NotResource"`
 		Condition    object          `json:"Condition"`
 	}
 	if err := json.Unmarshal(data, &raw); err != nil {
@@ -168,6 +174,18 @@ func parseStatement(data json.RawMessage, variables bool) (statement, error) {
 	}
 	if err != nil {
 		return s, fmt.Errorf("action: %w", err)
+	}
+	switch {
+	case present(raw.Resource) && present(raw.NotResource):
+		return s, fmt.Errorf("it has both Resource and NotResource")
+	case present(raw.Resource):
+		s.resources, err = stringList(raw.Resource)
+	case present(raw.NotResource):
+		s.notResource = true
+		s.resources, err = stringList(raw.NotResource)
+	}
+	if err != nil {
+		return s, fmt.Errorf("resource: %w", err)
 	}
 	for _, op := range raw.Condition {
 		var keys object

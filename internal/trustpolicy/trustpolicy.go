@@ -1,5 +1,6 @@
-// Package trustpolicy evaluates an IAM role trust policy offline: whether
-// it lets a ServiceAccount token assume the role, and if not, why.
+// Package trustpolicy evaluates IAM policies offline: whether a role trust
+// policy lets a ServiceAccount token assume the role, and whether the role's
+// permission policies allow an action on a resource, and if not, why.
 package trustpolicy
 
 import (
