@@ -26,8 +26,8 @@ type statement struct {
 	principal    *principal
 	notPrincipal bool
 	// actions is nil when the statement names neither Action nor NotAction.
-	actions    []string
-	notAction  bool
+	actions   []string
+	notAction bool
 	// resources is nil when the statement names neither Resource nor
 	// NotResource, as trust policies do.
 	resources   []string
