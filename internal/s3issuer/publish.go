@@ -224,7 +224,7 @@ func (p *publisher) bucket(ctx context.Context) (progress.Step, error) {
 	if !p.opts.Private {
 		// The public access block will let policies through: a public
 		// statement someone else left, inert until now, would come alive.
-		current, err := p.bucketPolicyText(ctx)
+		current, err := bucketPolicy(ctx, p.api, p.opts.Bucket)
 		if err != nil {
 			return progress.Step{}, err
 		}
@@ -247,21 +247,26 @@ func (p *publisher) resumeCreatedBucket(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("list bucket %s: %w", p.opts.Bucket, err)
 	}
-	policy, err := p.bucketPolicyText(ctx)
+	policy, err := bucketPolicy(ctx, p.api, p.opts.Bucket)
 	if err != nil || len(list.Contents) > 0 || policy != "" {
 		return false, err
 	}
 	return true, p.tagBucket(ctx)
 }
 
-// bucketPolicyText is the bucket's policy, or "" when it has none.
-func (p *publisher) bucketPolicyText(ctx context.Context) (string, error) {
-	out, err := p.api.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &p.opts.Bucket})
+// policyReader reads a bucket's policy.
+type policyReader interface {
+	GetBucketPolicy(context.Context, *s3.GetBucketPolicyInput, ...func(*s3.Options)) (*s3.GetBucketPolicyOutput, error)
+}
+
+// bucketPolicy is the bucket's policy, or "" when it has none.
+func bucketPolicy(ctx context.Context, api policyReader, bucket string) (string, error) {
+	out, err := api.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &bucket})
 	switch {
 	case awserr.Code(err) == "NoSuchBucketPolicy":
 		return "", nil
 	case err != nil:
-		return "", fmt.Errorf("read the policy of bucket %s: %w", p.opts.Bucket, err)
+		return "", fmt.Errorf("read the policy of bucket %s: %w", bucket, err)
 	}
 	return aws.ToString(out.Policy), nil
 }
@@ -460,14 +465,9 @@ func (p *publisher) object(ctx context.Context, key string, v any) (progress.Ste
 func (p *publisher) policy(sid, drop string) func(context.Context) (progress.Step, error) {
 	name := "bucket policy statement " + sid
 	return func(ctx context.Context) (progress.Step, error) {
-		var current string
-		out, err := p.api.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &p.opts.Bucket})
-		switch {
-		case awserr.Code(err) == "NoSuchBucketPolicy":
-		case err != nil:
-			return progress.Step{}, fmt.Errorf("read the policy of bucket %s: %w", p.opts.Bucket, err)
-		default:
-			current = aws.ToString(out.Policy)
+		current, err := bucketPolicy(ctx, p.api, p.opts.Bucket)
+		if err != nil {
+			return progress.Step{}, err
 		}
 		statement := PublicReadStatement(p.partition.Name, p.opts.Bucket)
 		if sid == CloudFrontPolicySid {

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/irsa-dev/irsa/internal/awserr"
 	"github.com/irsa-dev/irsa/internal/ownership"
 	"github.com/irsa-dev/irsa/internal/progress"
 )
@@ -46,15 +45,11 @@ func Unpublish(ctx context.Context, api UnpublishAPI, bucket string, report func
 	if err != nil {
 		return err
 	}
-	current, err := api.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &bucket})
-	if err != nil && awserr.Code(err) != "NoSuchBucketPolicy" {
-		return fmt.Errorf("read the policy of %s: %w", name, err)
+	policy, err := bucketPolicy(ctx, api, bucket)
+	if err != nil {
+		return err
 	}
-	policy := ""
-	if err == nil {
-		policy = aws.ToString(current.Policy)
-	}
-	_, ours, _, err := RemoveStatements(policy, PolicySid, CloudFrontPolicySid)
+	remaining, ours, empty, err := RemoveStatements(policy, PolicySid, CloudFrontPolicySid)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -78,7 +73,6 @@ func Unpublish(ctx context.Context, api UnpublishAPI, bucket string, report func
 		report(progress.Step{Name: "object " + key, Outcome: progress.Deleted})
 	}
 	if ours {
-		remaining, _, empty, _ := RemoveStatements(policy, PolicySid, CloudFrontPolicySid)
 		if empty {
 			_, err = api.DeleteBucketPolicy(ctx, &s3.DeleteBucketPolicyInput{Bucket: &bucket})
 		} else {
