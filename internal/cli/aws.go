@@ -3,9 +3,15 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/irsa-dev/irsa/internal/s3issuer"
 )
 
 // loadAWSConfig reads the AWS configuration the way the aws CLI does:
@@ -29,3 +35,19 @@ func loadAWSConfig(ctx context.Context, region, fallback string) (aws.Config, er
 	}
 	return cfg, nil
 }
+
+// documentClient returns the client that reads published issuer documents
+// anonymously: for an S3 endpoint that is not AWS's, one that reads them
+// from that endpoint, path-style (notes says so); else nil, a plain client.
+func documentClient(client *s3.Client, notes io.Writer) *http.Client {
+	endpoint := strings.TrimSuffix(aws.ToString(client.Options().BaseEndpoint), "/")
+	if endpoint == "" {
+		return nil
+	}
+	fmt.Fprintf(notes, "S3 endpoint %s: the issuer's documents are read from there\n", endpoint)
+	return s3issuer.EndpointClient(endpoint)
+}
+
+// quietChecksums stops the SDK logging that a small object came without a
+// checksum: S3 only sends one for objects uploaded with one.
+func quietChecksums(o *s3.Options) { o.DisableLogOutputChecksumValidationSkipped = true }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -53,12 +52,7 @@ two documents. The issuer is then https://<distribution>.cloudfront.net.`,
 			}
 			opts.Region = cfg.Region
 			client := s3.NewFromConfig(cfg, quietChecksums)
-			if endpoint := aws.ToString(client.Options().BaseEndpoint); endpoint != "" {
-				// Not AWS's S3: anonymous readers reach the bucket through
-				// the same endpoint, path-style.
-				opts.ReadURL = strings.TrimSuffix(endpoint, "/") + "/" + opts.Bucket
-				fmt.Fprintf(cmd.ErrOrStderr(), "S3 endpoint %s: anonymous reads go to %s\n", endpoint, opts.ReadURL)
-			}
+			opts.HTTPClient = documentClient(client, cmd.ErrOrStderr())
 			opts.Report = progress.Printer(out)
 			if opts.Private {
 				cf := cloudfront.NewFromConfig(cfg)
@@ -87,7 +81,3 @@ two documents. The issuer is then https://<distribution>.cloudfront.net.`,
 	_ = cmd.MarkFlagRequired("bucket")
 	return cmd
 }
-
-// quietChecksums stops the SDK logging that a small object came without a
-// checksum: S3 only sends one for objects uploaded with one.
-func quietChecksums(o *s3.Options) { o.DisableLogOutputChecksumValidationSkipped = true }

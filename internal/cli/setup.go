@@ -13,7 +13,6 @@ import (
 
 	"github.com/irsa-dev/irsa/deploy"
 	"github.com/irsa-dev/irsa/internal/progress"
-	"github.com/irsa-dev/irsa/internal/s3issuer"
 	"github.com/irsa-dev/irsa/internal/setup"
 )
 
@@ -68,14 +67,7 @@ phases out.`,
 			s3Client := s3.NewFromConfig(cfg, quietChecksums)
 			cf := cloudfront.NewFromConfig(cfg)
 			c.S3, c.CloudFront, c.IAM = s3Client, cf, iam.NewFromConfig(cfg)
-			if endpoint := aws.ToString(s3Client.Options().BaseEndpoint); endpoint != "" {
-				// Not AWS's S3: the published documents are read through
-				// the same endpoint, path-style.
-				endpoint = strings.TrimSuffix(endpoint, "/")
-				opts.ReadURL = endpoint + "/" + opts.Bucket
-				opts.HTTPClient = s3issuer.EndpointClient(endpoint)
-				fmt.Fprintf(cmd.ErrOrStderr(), "S3 endpoint %s: the issuer's documents are read from there\n", endpoint)
-			}
+			opts.HTTPClient = documentClient(s3Client, cmd.ErrOrStderr())
 			opts.Emulated = aws.ToString(cf.Options().BaseEndpoint) != ""
 			opts.Out = out
 			opts.Report = progress.Printer(out)

@@ -191,7 +191,6 @@ func runSetup(ctx context.Context, r *reporter, s *state, _ string) error {
 	res, err := setup.Run(ctx, c, setup.Options{
 		FromCluster: true,
 		Bucket:      IssuerBucket, Region: Region,
-		ReadURL:    s.moto.URL + "/" + IssuerBucket,
 		HTTPClient: s.moto.HTTPClient(),
 		Emulated:   true,
 		SkipPhases: []string{setup.PhaseWebhook},

@@ -132,7 +132,7 @@ func newChain(t *testing.T) *chain {
 	}
 	res, err := setup.Run(ctx, setup.Clients{Kube: kube, Dynamic: dyn, Mapper: mapper, S3: ch.s3, CloudFront: cloudfront.NewFromConfig(cfg), IAM: ch.iam}, setup.Options{
 		FromCluster: true, Bucket: bucket, Region: region,
-		ReadURL: moto.URL + "/" + bucket, HTTPClient: moto.HTTPClient(),
+		HTTPClient: moto.HTTPClient(),
 		SkipPhases: []string{setup.PhaseWebhook},
 	})
 	if err != nil {

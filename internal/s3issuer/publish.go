@@ -70,10 +70,8 @@ type Options struct {
 	// Adopt allows publishing into a bucket irsa did not create. Its
 	// settings are changed to irsa's; nothing in it is deleted.
 	Adopt bool
-	// ReadURL is where anonymous readers fetch the objects; empty means
-	// the issuer URL. It differs only when the S3 endpoint is not AWS's.
-	ReadURL string
-	// HTTPClient makes the anonymous reads; nil means a plain client.
+	// HTTPClient makes the anonymous reads of the issuer URL; nil means a
+	// plain client. For an S3 endpoint that is not AWS's, EndpointClient.
 	HTTPClient *http.Client
 	// Report, when set, is told of each step as it ends.
 	Report func(progress.Step)
@@ -496,14 +494,10 @@ func (p *publisher) policy(sid, drop string) func(context.Context) (progress.Ste
 
 // verify fetches both documents anonymously, as STS does, and checks them.
 func (p *publisher) verify(ctx context.Context) (progress.Step, error) {
-	base := p.opts.ReadURL
-	if base == "" {
-		base = p.result.Issuer
-	}
-	if err := CheckPublished(ctx, p.httpClient(), base, p.result.Issuer, p.keySet); err != nil {
+	if err := CheckPublished(ctx, p.httpClient(), p.result.Issuer, p.result.Issuer, p.keySet); err != nil {
 		return progress.Step{}, err
 	}
-	return progress.Step{Name: "anonymous read of both documents", Outcome: progress.Checked, Detail: base}, nil
+	return progress.Step{Name: "anonymous read of both documents", Outcome: progress.Checked, Detail: p.result.Issuer}, nil
 }
 
 func (p *publisher) httpClient() *http.Client {

@@ -60,7 +60,7 @@ func newKeys(t *testing.T) (rsaKey, ecKey crypto.PublicKey) {
 }
 
 func options(bucket, region string, keys ...crypto.PublicKey) s3issuer.Options {
-	return s3issuer.Options{Bucket: bucket, Region: region, Keys: keys, ReadURL: moto.URL + "/" + bucket}
+	return s3issuer.Options{Bucket: bucket, Region: region, Keys: keys, HTTPClient: moto.HTTPClient()}
 }
 
 // anonymousGet reads url without credentials, as STS does.

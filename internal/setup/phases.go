@@ -80,7 +80,7 @@ func (r *run) phasePublish(ctx context.Context) (progress.Step, error) {
 	}
 	res, err := s3issuer.Publish(ctx, r.c.S3, s3issuer.Options{
 		Bucket: r.opts.Bucket, Region: r.opts.Region, Keys: r.keys, KeySetOptions: r.opts.KeySetOptions,
-		Adopt: r.opts.Adopt, ReadURL: r.opts.ReadURL, HTTPClient: r.opts.HTTPClient,
+		Adopt: r.opts.Adopt, HTTPClient: r.opts.HTTPClient,
 		Private: r.opts.Private, CloudFront: r.c.CloudFront, DeployTimeout: r.opts.DeployTimeout, Emulated: r.opts.Emulated,
 		Report: r.sub,
 	})

@@ -66,8 +66,8 @@ type Options struct {
 	// Publish: where the issuer is hosted. See s3issuer.Options.
 	Bucket, Region string
 	Private, Adopt bool
-	// ReadURL and Emulated are set for an S3 endpoint that is not AWS's.
-	ReadURL       string
+	// Emulated is set for AWS endpoints that are an emulator; see
+	// s3issuer.Options.
 	Emulated      bool
 	DeployTimeout time.Duration
 	// Issuer is the issuer URL when the publish phase is skipped; empty

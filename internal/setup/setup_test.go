@@ -83,7 +83,6 @@ func newRun(t *testing.T) (setup.Clients, setup.Options) {
 	opts := setup.Options{
 		FromCluster: true,
 		Bucket:      bucket, Region: region,
-		ReadURL:    moto.URL + "/" + bucket,
 		HTTPClient: moto.HTTPClient(),
 		CertMode:   deploy.SelfSigned,
 	}
@@ -205,7 +204,6 @@ func TestSetupDryRunChangesNothing(t *testing.T) {
 func TestSetupOtherIssuer(t *testing.T) {
 	c, opts := newRun(t)
 	opts.Bucket = "irsa-setup-other"
-	opts.ReadURL = moto.URL + "/" + opts.Bucket
 	opts.SkipPhases = []string{setup.PhaseWebhook}
 	var out bytes.Buffer
 	opts.Out = &out
@@ -339,7 +337,6 @@ func TestSetupGeneratesKeysOnce(t *testing.T) {
 	c, opts := newRun(t)
 	opts.FromCluster, opts.GenerateKeys, opts.KeyDir = false, true, t.TempDir()
 	opts.Bucket = "irsa-setup-generated"
-	opts.ReadURL = moto.URL + "/" + opts.Bucket
 	opts.SkipPhases = []string{setup.PhaseWebhook, setup.PhaseVerify}
 	var out bytes.Buffer
 	opts.Out = &out
@@ -401,7 +398,7 @@ func TestSetupExistingIssuer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s3issuer.Publish(ctx, c.S3, s3issuer.Options{Bucket: bucket, Region: region, Keys: keys.Keys, ReadURL: opts.ReadURL}); err != nil {
+	if _, err := s3issuer.Publish(ctx, c.S3, s3issuer.Options{Bucket: bucket, Region: region, Keys: keys.Keys, HTTPClient: opts.HTTPClient}); err != nil {
 		t.Fatal(err)
 	}
 	existing := setup.Options{ExistingIssuer: issuer, HTTPClient: opts.HTTPClient, SkipPhases: []string{setup.PhaseWebhook}}
@@ -419,7 +416,7 @@ func TestSetupExistingIssuer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s3issuer.Publish(ctx, c.S3, s3issuer.Options{Bucket: bucket, Region: region, Keys: []crypto.PublicKey{other}, ReadURL: opts.ReadURL}); err != nil {
+	if _, err := s3issuer.Publish(ctx, c.S3, s3issuer.Options{Bucket: bucket, Region: region, Keys: []crypto.PublicKey{other}, HTTPClient: opts.HTTPClient}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := setup.Run(ctx, c, existing); err == nil || !strings.Contains(err.Error(), "key-id") {
