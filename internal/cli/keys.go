@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/kubernetes"
@@ -68,17 +67,9 @@ func (s *keySource) load(ctx context.Context, notes io.Writer) ([]crypto.PublicK
 	if len(s.files) == 0 && !s.fromCluster {
 		return nil, errNoKeySource
 	}
-	var keys []crypto.PublicKey
-	for _, f := range s.files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("--public-key: %w", err)
-		}
-		k, err := oidc.ParsePublicKeys(data)
-		if err != nil {
-			return nil, fmt.Errorf("--public-key %s: %w", f, err)
-		}
-		keys = append(keys, k...)
+	keys, err := oidc.ReadKeyFiles(s.files)
+	if err != nil {
+		return nil, fmt.Errorf("--public-key %w", err)
 	}
 	if s.fromCluster {
 		client, err := s.kube.client()

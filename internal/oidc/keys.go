@@ -238,3 +238,21 @@ func EnsureSigningKey(dir string) (key crypto.PublicKey, created bool, err error
 	}
 	return &private.PublicKey, true, nil
 }
+
+// ReadKeyFiles reads every public key in the PEM files, in order; an
+// error names the file.
+func ReadKeyFiles(files []string) ([]crypto.PublicKey, error) {
+	var keys []crypto.PublicKey
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		k, err := ParsePublicKeys(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		keys = append(keys, k...)
+	}
+	return keys, nil
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/irsa-dev/irsa/internal/iamoidc"
@@ -20,18 +19,12 @@ func (r *run) phaseKeys(ctx context.Context) (progress.Step, error) {
 	r.keys = nil
 	var sources []string
 	outcome := progress.Unchanged
-	for _, f := range r.opts.KeyFiles {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return progress.Step{}, err
-		}
-		keys, err := oidc.ParsePublicKeys(data)
-		if err != nil {
-			return progress.Step{}, fmt.Errorf("%s: %w", f, err)
-		}
-		r.keys = append(r.keys, keys...)
-		sources = append(sources, f)
+	keys, err := oidc.ReadKeyFiles(r.opts.KeyFiles)
+	if err != nil {
+		return progress.Step{}, err
 	}
+	r.keys = append(r.keys, keys...)
+	sources = append(sources, r.opts.KeyFiles...)
 	if r.opts.FromCluster {
 		found, err := oidc.ReadClusterKeys(ctx, r.c.Kube)
 		if err != nil {
