@@ -115,16 +115,12 @@ func removeWebhook(ctx context.Context, c TeardownClients, mode string, report f
 			report(progress.Step{Name: name, Outcome: progress.Unchanged, Detail: "kept: it may hold objects of others; kubectl delete namespace " + obj.GetName() + " when it is empty"})
 			continue
 		}
-		mapping, err := c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		res, err := resourceFor(c.Dynamic, c.Mapper, obj)
 		if meta.IsNoMatchError(err) {
 			continue // cert-manager's kinds on a cluster without it
 		}
 		if err != nil {
 			return err
-		}
-		var res dynamic.ResourceInterface = c.Dynamic.Resource(mapping.Resource)
-		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-			res = c.Dynamic.Resource(mapping.Resource).Namespace(obj.GetNamespace())
 		}
 		current, err := res.Get(ctx, obj.GetName(), metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {

@@ -81,16 +81,12 @@ func apply(ctx context.Context, client dynamic.Interface, mapper meta.RESTMapper
 	if ns := obj.GetNamespace(); ns != "" {
 		name = strings.ToLower(gvk.Kind) + " " + ns + "/" + obj.GetName()
 	}
-	mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	res, err := resourceFor(client, mapper, obj)
 	if meta.IsNoMatchError(err) {
 		return progress.Step{}, fmt.Errorf("%s: the cluster does not know %s: install what provides it (for %s objects: cert-manager) or choose another --cert-mode", name, gvk.GroupKind(), gvk.Group)
 	}
 	if err != nil {
 		return progress.Step{}, fmt.Errorf("%s: %w", name, err)
-	}
-	var res dynamic.ResourceInterface = client.Resource(mapping.Resource)
-	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-		res = client.Resource(mapping.Resource).Namespace(obj.GetNamespace())
 	}
 	before, err := res.Get(ctx, obj.GetName(), metav1.GetOptions{})
 	switch {
@@ -110,6 +106,20 @@ func apply(ctx context.Context, client dynamic.Interface, mapper meta.RESTMapper
 		return progress.Step{Name: name, Outcome: progress.Updated}, nil
 	}
 	return progress.Step{Name: name, Outcome: progress.Unchanged}, nil
+}
+
+// resourceFor is the client for obj's kind, in obj's namespace when the
+// kind has namespaces.
+func resourceFor(client dynamic.Interface, mapper meta.RESTMapper, obj *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
+	gvk := obj.GroupVersionKind()
+	mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return nil, err
+	}
+	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+		return client.Resource(mapping.Resource).Namespace(obj.GetNamespace()), nil
+	}
+	return client.Resource(mapping.Resource), nil
 }
 
 // selfSignedTLS adds the Secret with the webhook's CA and serving
