@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,7 +30,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/irsa-dev/irsa/internal/childprocess"
 	"github.com/irsa-dev/irsa/internal/localcluster"
 	"github.com/irsa-dev/irsa/internal/motoserver"
 	"github.com/irsa-dev/irsa/internal/mutate"
@@ -67,12 +67,14 @@ type state struct {
 	cluster *localcluster.Cluster
 	moto    *motoserver.Server
 	aws     aws.Config
-	webhook *runningWebhook
-	issuer  string
-	roleARN string
-	pod     *corev1.Pod
-	token   string
-	creds   aws.Credentials
+	webhook *localcluster.Webhook
+	// webhookLog holds the webhook's log lines.
+	webhookLog *os.File
+	issuer     string
+	roleARN    string
+	pod        *corev1.Pod
+	token      string
+	creds      aws.Credentials
 }
 
 // Run runs every step in order and stops everything it started. It returns
@@ -87,7 +89,10 @@ func Run(ctx context.Context, opts Options) (err error) {
 	defer func() {
 		r.step("stop everything the demo started", func() error {
 			if s.webhook != nil {
-				s.webhook.stop()
+				_ = s.webhook.Stop()
+			}
+			if s.webhookLog != nil {
+				s.webhookLog.Close()
 			}
 			if s.moto != nil {
 				s.moto.Stop()
@@ -160,18 +165,26 @@ func startMoto(ctx context.Context, r *reporter, s *state, dir string) error {
 }
 
 func startWebhook(ctx context.Context, r *reporter, s *state, dir string) error {
-	w, err := runWebhook(ctx, s.cluster.Kubeconfig, filepath.Join(dir, "webhook"))
-	if err != nil {
+	dir = filepath.Join(dir, "webhook")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
+	}
+	var err error
+	if s.webhookLog, err = os.Create(filepath.Join(dir, "webhook.log")); err != nil {
+		return err
+	}
+	w, err := localcluster.StartWebhook(ctx, s.cluster.Kubeconfig, dir, slog.New(slog.NewJSONHandler(s.webhookLog, nil)), nil)
+	if err != nil {
+		return fmt.Errorf("%w (log: %s)", err, s.webhookLog.Name())
 	}
 	s.webhook = w
 	mwc := webhook.Configuration("irsa-demo",
-		admissionregistrationv1.WebhookClientConfig{URL: &s.webhook.url, CABundle: s.webhook.caPEM},
+		admissionregistrationv1.WebhookClientConfig{URL: &w.URL, CABundle: w.CA.CertPEM},
 		admissionregistrationv1.Fail, nil)
 	if _, err := s.cluster.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, mwc, metav1.CreateOptions{}); err != nil {
 		return err
 	}
-	r.detail("serving %s; failurePolicy Fail, reinvocationPolicy IfNeeded", w.url)
+	r.detail("serving %s; failurePolicy Fail, reinvocationPolicy IfNeeded", w.URL)
 	return nil
 }
 
@@ -384,49 +397,4 @@ func envOf(c corev1.Container, name string) string {
 		}
 	}
 	return ""
-}
-
-// runningWebhook is the webhook served in-process for the demo.
-type runningWebhook struct {
-	url, metricsURL string
-	caPEM           []byte
-	stop            func()
-}
-
-func runWebhook(ctx context.Context, kubeconfig, dir string) (*runningWebhook, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	ca, err := localcluster.NewCA()
-	if err != nil {
-		return nil, err
-	}
-	opts := webhook.NewOptions()
-	opts.Kubeconfig = kubeconfig
-	opts.BindAddress = "127.0.0.1"
-	opts.ShutdownDelay = 0 // no Service to take the endpoint out of
-	opts.TLSCert, opts.TLSKey = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	if err := ca.WriteServingPair(opts.TLSCert, opts.TLSKey); err != nil {
-		return nil, err
-	}
-	ports, err := childprocess.FreePorts(2)
-	if err != nil {
-		return nil, err
-	}
-	opts.Port, opts.MetricsPort = ports[0], ports[1]
-	logFile, err := os.Create(filepath.Join(dir, "webhook.log"))
-	if err != nil {
-		return nil, err
-	}
-	running, err := webhook.Start(ctx, opts, opts.NewLogger(logFile), 30*time.Second)
-	if err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("%w (log: %s)", err, logFile.Name())
-	}
-	return &runningWebhook{
-		url:        fmt.Sprintf("https://127.0.0.1:%d/mutate", opts.Port),
-		metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", opts.MetricsPort),
-		caPEM:      ca.CertPEM,
-		stop:       func() { _ = running.Stop(); logFile.Close() },
-	}, nil
 }

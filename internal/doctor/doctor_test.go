@@ -26,7 +26,6 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/utils/ptr"
 
-	"github.com/irsa-dev/irsa/internal/childprocess"
 	"github.com/irsa-dev/irsa/internal/doctor"
 	"github.com/irsa-dev/irsa/internal/localcluster"
 	"github.com/irsa-dev/irsa/internal/motoserver"
@@ -74,33 +73,16 @@ func run(m *testing.M) int {
 }
 
 func startWebhook(dir string) (func(), error) {
-	ca, err := localcluster.NewCA()
+	w, err := localcluster.StartWebhook(context.Background(), cluster.Kubeconfig, filepath.Join(dir, "webhook"), slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		return nil, err
 	}
-	ports, err := childprocess.FreePorts(2)
-	if err != nil {
-		return nil, err
-	}
-	opts := webhook.NewOptions()
-	opts.Kubeconfig, opts.BindAddress = cluster.Kubeconfig, "127.0.0.1"
-	opts.Port, opts.MetricsPort = ports[0], ports[1]
-	opts.TLSCert, opts.TLSKey = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	opts.ShutdownDelay = 0
-	if err := ca.WriteServingPair(opts.TLSCert, opts.TLSKey); err != nil {
-		return nil, err
-	}
-	running, err := webhook.Start(context.Background(), opts, slog.New(slog.DiscardHandler), 30*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	url := fmt.Sprintf("https://127.0.0.1:%d/mutate", opts.Port)
-	mwc := webhook.Configuration("irsa-doctor-test", admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: ca.CertPEM},
+	mwc := webhook.Configuration("irsa-doctor-test", admissionregistrationv1.WebhookClientConfig{URL: &w.URL, CABundle: w.CA.CertPEM},
 		admissionregistrationv1.Fail, &metav1.LabelSelector{MatchLabels: map[string]string{watchedLabel: "on"}})
 	if _, err := cluster.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(context.Background(), mwc, metav1.CreateOptions{}); err != nil {
 		return nil, err
 	}
-	return func() { _ = running.Stop() }, nil
+	return func() { _ = w.Stop() }, nil
 }
 
 // chain is a working setup: issuer published, provider, a namespace the

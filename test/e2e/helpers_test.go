@@ -3,11 +3,9 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,7 +20,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/irsa-dev/irsa/internal/childprocess"
 	"github.com/irsa-dev/irsa/internal/localcluster"
 	"github.com/irsa-dev/irsa/internal/mutate"
 	"github.com/irsa-dev/irsa/internal/webhook"
@@ -30,54 +27,32 @@ import (
 
 // runningWebhook is an `irsa webhook` served in-process against the cluster.
 type runningWebhook struct {
-	URL        string // https://127.0.0.1:PORT/mutate
-	MetricsURL string
-	CA         *localcluster.CA
-	CertFile   string
-	KeyFile    string
-	Logs       *syncBuffer
-	stop       func()
+	*localcluster.Webhook
+	Logs *syncBuffer
+	stop func()
 }
 
 // startWebhook runs the webhook until the test ends (or stop is called) and
 // waits until it reports ready.
 func startWebhook(t *testing.T, configure func(*webhook.Options)) *runningWebhook {
 	t.Helper()
-	ca, err := localcluster.NewCA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	w := &runningWebhook{CA: ca, CertFile: filepath.Join(dir, "tls.crt"), KeyFile: filepath.Join(dir, "tls.key"), Logs: &syncBuffer{}}
-	if err := ca.WriteServingPair(w.CertFile, w.KeyFile); err != nil {
-		t.Fatal(err)
-	}
-	ports, err := childprocess.FreePorts(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := webhook.NewOptions()
-	opts.Kubeconfig = cluster.Kubeconfig
-	opts.BindAddress = "127.0.0.1"
-	opts.Port, opts.MetricsPort = ports[0], ports[1]
-	opts.TLSCert, opts.TLSKey = w.CertFile, w.KeyFile
-	opts.CertReloadInterval = 200 * time.Millisecond
-	opts.ShutdownDelay, opts.ShutdownTimeout = 0, 5*time.Second
-	if configure != nil {
-		configure(opts)
-	}
-	w.URL = fmt.Sprintf("https://127.0.0.1:%d/mutate", opts.Port)
-	w.MetricsURL = fmt.Sprintf("http://127.0.0.1:%d", opts.MetricsPort)
-
+	w := &runningWebhook{Logs: &syncBuffer{}}
 	log := slog.New(slog.NewJSONHandler(w.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	running, err := webhook.Start(context.Background(), opts, log, 30*time.Second)
+	var err error
+	w.Webhook, err = localcluster.StartWebhook(context.Background(), cluster.Kubeconfig, t.TempDir(), log, func(opts *webhook.Options) {
+		opts.CertReloadInterval = 200 * time.Millisecond
+		opts.ShutdownTimeout = 5 * time.Second
+		if configure != nil {
+			configure(opts)
+		}
+	})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, w.Logs.String())
 	}
 	var once sync.Once
 	w.stop = func() {
 		once.Do(func() {
-			if err := running.Stop(); err != nil {
+			if err := w.Stop(); err != nil {
 				t.Errorf("webhook exited with error: %v", err)
 			}
 		})
