@@ -47,7 +47,3 @@ func documentClient(client *s3.Client, notes io.Writer) *http.Client {
 	fmt.Fprintf(notes, "S3 endpoint %s: the issuer's documents are read from there\n", endpoint)
 	return s3issuer.EndpointClient(endpoint)
 }
-
-// quietChecksums stops the SDK logging that a small object came without a
-// checksum: S3 only sends one for objects uploaded with one.
-func quietChecksums(o *s3.Options) { o.DisableLogOutputChecksumValidationSkipped = true }

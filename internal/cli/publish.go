@@ -51,7 +51,7 @@ two documents. The issuer is then https://<distribution>.cloudfront.net.`,
 				return err
 			}
 			opts.Region = cfg.Region
-			client := s3.NewFromConfig(cfg, quietChecksums)
+			client := s3.NewFromConfig(cfg, s3issuer.QuietChecksums)
 			opts.HTTPClient = documentClient(client, cmd.ErrOrStderr())
 			opts.Report = progress.Printer(out)
 			if opts.Private {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/irsa-dev/irsa/deploy"
 	"github.com/irsa-dev/irsa/internal/progress"
+	"github.com/irsa-dev/irsa/internal/s3issuer"
 	"github.com/irsa-dev/irsa/internal/setup"
 )
 
@@ -64,7 +65,7 @@ phases out.`,
 				return err
 			}
 			opts.Region = cfg.Region
-			s3Client := s3.NewFromConfig(cfg, quietChecksums)
+			s3Client := s3.NewFromConfig(cfg, s3issuer.QuietChecksums)
 			cf := cloudfront.NewFromConfig(cfg)
 			c.S3, c.CloudFront, c.IAM = s3Client, cf, iam.NewFromConfig(cfg)
 			opts.HTTPClient = documentClient(s3Client, cmd.ErrOrStderr())
@@ -137,7 +138,7 @@ signing keys are kept. Running it again changes nothing.`,
 				return err
 			}
 			opts.Region = cfg.Region
-			c.S3, c.IAM, c.CloudFront = s3.NewFromConfig(cfg, quietChecksums), iam.NewFromConfig(cfg), cloudfront.NewFromConfig(cfg)
+			c.S3, c.IAM, c.CloudFront = s3.NewFromConfig(cfg, s3issuer.QuietChecksums), iam.NewFromConfig(cfg), cloudfront.NewFromConfig(cfg)
 			opts.Report = progress.Printer(cmd.OutOrStdout())
 			return setup.Teardown(ctx, c, opts)
 		},

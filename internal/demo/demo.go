@@ -197,7 +197,7 @@ func runSetup(ctx context.Context, r *reporter, s *state, _ string) error {
 	}
 	c := setup.Clients{
 		Kube: kube, Dynamic: dyn, Mapper: mapper,
-		S3:         s3.NewFromConfig(s.aws, quietChecksums),
+		S3:         s3.NewFromConfig(s.aws, s3issuer.QuietChecksums),
 		CloudFront: cloudfront.NewFromConfig(s.aws),
 		IAM:        iam.NewFromConfig(s.aws),
 	}
@@ -224,7 +224,7 @@ func createAppResources(ctx context.Context, r *reporter, s *state, _ string) er
 	if _, err := s.cluster.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace}}, metav1.CreateOptions{}); err != nil {
 		return err
 	}
-	api := s3.NewFromConfig(s.aws, quietChecksums)
+	api := s3.NewFromConfig(s.aws, s3issuer.QuietChecksums)
 	for _, b := range []string{AppBucket, OtherBucket} {
 		if _, err := api.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
 			return fmt.Errorf("bucket %s: %w", b, err)
@@ -356,7 +356,7 @@ func assumeRole(ctx context.Context, r *reporter, s *state, dir string) error {
 
 // asRole is an S3 client with the role's temporary credentials.
 func (s *state) asRole() *s3.Client {
-	return s3.NewFromConfig(s.aws, quietChecksums, func(o *s3.Options) {
+	return s3.NewFromConfig(s.aws, s3issuer.QuietChecksums, func(o *s3.Options) {
 		o.Credentials = credentials.StaticCredentialsProvider{Value: s.creds}
 		o.RetryMaxAttempts = 1
 	})
@@ -385,10 +385,6 @@ func writeOtherBucket(ctx context.Context, r *reporter, s *state, _ string) erro
 	}
 	return fmt.Errorf("want AccessDenied, got %w", err)
 }
-
-// quietChecksums stops the SDK logging that a small object came without a
-// checksum.
-func quietChecksums(o *s3.Options) { o.DisableLogOutputChecksumValidationSkipped = true }
 
 func envOf(c corev1.Container, name string) string {
 	for _, e := range c.Env {

@@ -107,7 +107,7 @@ func newChain(t *testing.T) *chain {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch := &chain{t: t, iam: iam.NewFromConfig(cfg), s3: s3.NewFromConfig(cfg, func(o *s3.Options) { o.DisableLogOutputChecksumValidationSkipped = true })}
+	ch := &chain{t: t, iam: iam.NewFromConfig(cfg), s3: s3.NewFromConfig(cfg, s3issuer.QuietChecksums)}
 	kube, dyn, mapper, err := setup.KubeClients(cluster.Config)
 	if err != nil {
 		t.Fatal(err)

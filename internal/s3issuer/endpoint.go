@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"regexp"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // virtualHostedS3 matches the public address of an S3 bucket.
@@ -37,3 +39,8 @@ func (r *endpointRewriter) RoundTrip(req *http.Request) (*http.Response, error) 
 	req.Host = target.Host
 	return r.next.RoundTrip(req)
 }
+
+// QuietChecksums is an S3 client option that stops the SDK logging, for
+// every small object read, that it came without a checksum: S3 sends one
+// only for objects uploaded with one.
+func QuietChecksums(o *s3.Options) { o.DisableLogOutputChecksumValidationSkipped = true }

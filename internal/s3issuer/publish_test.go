@@ -43,7 +43,7 @@ func newS3(t *testing.T, region string) *s3.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.DisableLogOutputChecksumValidationSkipped = true })
+	return s3.NewFromConfig(cfg, s3issuer.QuietChecksums)
 }
 
 func newKeys(t *testing.T) (rsaKey, ecKey crypto.PublicKey) {
@@ -296,7 +296,7 @@ func newClientNoReset(t *testing.T, region string) *s3.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.DisableLogOutputChecksumValidationSkipped = true })
+	return s3.NewFromConfig(cfg, s3issuer.QuietChecksums)
 }
 
 // TestCheckPublished finds what breaks an issuer after publishing.

@@ -76,7 +76,7 @@ func newRun(t *testing.T) (setup.Clients, setup.Options) {
 	}
 	c := setup.Clients{
 		Kube: kube, Dynamic: dyn, Mapper: mapper,
-		S3:         s3.NewFromConfig(cfg, func(o *s3.Options) { o.DisableLogOutputChecksumValidationSkipped = true }),
+		S3:         s3.NewFromConfig(cfg, s3issuer.QuietChecksums),
 		CloudFront: cloudfront.NewFromConfig(cfg),
 		IAM:        iam.NewFromConfig(cfg),
 	}
