@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -32,7 +31,9 @@ type Scanner struct {
 	// first is set between an opening bracket and the first element, when
 	// no separator is due.
 	first bool
-	name  []byte
+	// name is the current member's name without quotes or escapes. It
+	// aliases data unless the name has escapes.
+	name []byte
 }
 
 // New returns a scanner at the start of data.
@@ -100,7 +101,7 @@ func (s *Scanner) IsNull() bool {
 //
 //	if s.Object() {
 //		for s.Next() {
-//			switch name := s.Name(); { ... default: s.Skip() }
+//			switch { case s.NameIs("a"): ...; default: s.Skip() }
 //		}
 //	}
 func (s *Scanner) Object() bool {
@@ -117,12 +118,23 @@ func (s *Scanner) Next() bool {
 	if !s.more('}') {
 		return false
 	}
-	s.name = s.rawString()
+	s.name = s.text()
 	return s.expect(':')
 }
 
-// Name is the raw, quoted name of the current member.
+// Name is the name of the current member, unquoted. It is valid until the
+// next call to Next and must not be modified.
 func (s *Scanner) Name() []byte { return s.name }
+
+// NameIs reports whether the current member is named want. Names are
+// unquoted once, in Next, so a switch over several candidates compares
+// bytes only.
+func (s *Scanner) NameIs(want string) bool { return string(s.name) == want }
+
+// NameHasSuffix reports whether the current member's name ends in suffix.
+func (s *Scanner) NameHasSuffix(suffix string) bool {
+	return len(s.name) >= len(suffix) && string(s.name[len(s.name)-len(suffix):]) == suffix
+}
 
 // Array starts reading the array at the scanner; it returns false for null.
 // Read its elements while More reports one.
@@ -166,28 +178,40 @@ func (s *Scanner) String() string {
 	if s.IsNull() {
 		return ""
 	}
+	return string(s.text())
+}
+
+// Text reads a string value and returns it unquoted, without copying unless
+// it has escapes: the bytes may alias the document and must not be
+// modified. null reads as nil.
+func (s *Scanner) Text() []byte {
+	if s.IsNull() {
+		return nil
+	}
+	return s.text()
+}
+
+// text reads a string and returns it unquoted, aliasing data when it has no
+// escapes.
+func (s *Scanner) text() []byte {
 	raw := s.rawString()
 	if s.err != nil {
-		return ""
+		return nil
 	}
-	out, ok := unquote(raw)
-	if !ok {
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return inner
+	}
+	out, err := jsontext.AppendUnquote(nil, raw)
+	if err != nil {
 		s.fail("bad string escape")
+		return nil
 	}
 	return out
 }
 
 // AtString reports whether the next value is a string.
 func (s *Scanner) AtString() bool { return s.peek() == '"' }
-
-// RawString reads a string value and returns it quoted, escapes untouched;
-// null reads as nil.
-func (s *Scanner) RawString() []byte {
-	if s.IsNull() {
-		return nil
-	}
-	return s.rawString()
-}
 
 // Bool reads true or false; null reads as false.
 func (s *Scanner) Bool() bool {
@@ -286,47 +310,6 @@ func (s *Scanner) rawString() []byte {
 			return s.data[start:i]
 		}
 	}
-}
-
-// NameIs reports whether the quoted member name raw is want.
-func NameIs(raw []byte, want string) bool {
-	if len(raw) == len(want)+2 && string(raw[1:len(raw)-1]) == want {
-		return true
-	}
-	if bytes.IndexByte(raw, '\\') < 0 {
-		return false
-	}
-	unquoted, ok := unquote(raw)
-	return ok && unquoted == want
-}
-
-// NameHasSuffix reports whether the quoted member name raw ends in suffix.
-func NameHasSuffix(raw []byte, suffix string) bool {
-	if bytes.IndexByte(raw, '\\') >= 0 {
-		unquoted, ok := unquote(raw)
-		return ok && strings.HasSuffix(unquoted, suffix)
-	}
-	return len(raw) >= len(suffix)+2 && string(raw[len(raw)-1-len(suffix):len(raw)-1]) == suffix
-}
-
-// Unquote returns a member name without its quotes and escapes; "" if an
-// escape is invalid.
-func Unquote(raw []byte) string {
-	out, _ := unquote(raw)
-	return out
-}
-
-// unquote returns the quoted JSON string raw without its quotes and
-// escapes, copying only what it must; ok is false for an invalid escape.
-func unquote(raw []byte) (string, bool) {
-	if bytes.IndexByte(raw, '\\') < 0 {
-		return string(raw[1 : len(raw)-1]), true
-	}
-	out, err := jsontext.AppendUnquote(nil, raw)
-	if err != nil {
-		return "", false
-	}
-	return string(out), true
 }
 
 // Int64 reads an integer; null reads as 0.

@@ -2,6 +2,7 @@ package jsonscan
 
 import (
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -13,7 +14,7 @@ func collect(doc string) (map[string]string, error) {
 	if s.Object() {
 		for s.Next() {
 			if s.AtString() {
-				out[Unquote(s.Name())] = s.String()
+				out[string(s.Name())] = s.String()
 			} else {
 				s.Skip()
 			}
@@ -90,13 +91,13 @@ func TestNumbersAndBooleans(t *testing.T) {
 	if s.Object() {
 		for s.Next() {
 			switch {
-			case NameIs(s.Name(), "i"):
+			case s.NameIs("i"):
 				i = s.Int64()
-			case NameIs(s.Name(), "neg"):
+			case s.NameIs("neg"):
 				neg = s.Int64()
-			case NameIs(s.Name(), "b"):
+			case s.NameIs("b"):
 				b = s.Bool()
-			case NameIs(s.Name(), "bad"):
+			case s.NameIs("bad"):
 				s.Int64()
 			}
 		}
@@ -110,12 +111,49 @@ func TestNumbersAndBooleans(t *testing.T) {
 }
 
 func TestNameMatching(t *testing.T) {
-	if !NameIs([]byte(`"name"`), "name") || NameIs([]byte(`"names"`), "name") || !NameIs([]byte(`"n\u0061me"`), "name") {
-		t.Error("NameIs")
+	s := New([]byte(`{"name":1,"names":2,"n\u0061me":3,"eks.amazonaws.com/skip-containers":4,"skip-containers":5,"a\/skip-containers":6}`))
+	var is, suffixed []int
+	if s.Object() {
+		for i := 1; s.Next(); i++ {
+			if s.NameIs("name") {
+				is = append(is, i)
+			}
+			if s.NameHasSuffix("/skip-containers") {
+				suffixed = append(suffixed, i)
+			}
+			s.Skip()
+		}
 	}
-	if !NameHasSuffix([]byte(`"eks.amazonaws.com/skip-containers"`), "/skip-containers") ||
-		NameHasSuffix([]byte(`"skip-containers"`), "/skip-containers") ||
-		!NameHasSuffix([]byte(`"a\/skip-containers"`), "/skip-containers") {
-		t.Error("NameHasSuffix")
+	if err := s.End(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(is, []int{1, 3}) {
+		t.Errorf("NameIs(name) matched members %v, want 1 and 3", is)
+	}
+	if !slices.Equal(suffixed, []int{4, 6}) {
+		t.Errorf("NameHasSuffix(/skip-containers) matched members %v, want 4 and 6", suffixed)
+	}
+}
+
+func TestTextAliasesUnlessEscaped(t *testing.T) {
+	doc := []byte(`["plain","esc\"aped",null,"bad\q"]`)
+	s := New(doc)
+	s.Array()
+	s.More()
+	if plain := s.Text(); string(plain) != "plain" || &plain[0] != &doc[2] {
+		t.Errorf("plain text %q is a copy or wrong", plain)
+	}
+	s.More()
+	if esc := s.Text(); string(esc) != `esc"aped` {
+		t.Errorf("escaped text = %q", esc)
+	}
+	s.More()
+	if null := s.Text(); null != nil {
+		t.Errorf("null read as %q", null)
+	}
+	s.More()
+	s.Text()
+	if !errors.Is(s.Err(), ErrSyntax) {
+		t.Errorf("bad escape: err = %v", s.Err())
 	}
 }

@@ -1,6 +1,7 @@
 package mutate
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/go-json-experiment/json"
@@ -89,15 +90,15 @@ func decodeSelected(dec *jsontext.Decoder, suffixes ...string) (map[string]strin
 		if err != nil {
 			return nil, err
 		}
-		if !hasSuffix(raw, suffixes) {
+		name, err := jsontext.AppendUnquote(nil, raw)
+		if err != nil {
+			return nil, err
+		}
+		if !hasSuffix(name, suffixes) {
 			if err := dec.SkipValue(); err != nil {
 				return nil, err
 			}
 			continue
-		}
-		name, err := jsontext.AppendUnquote(nil, raw)
-		if err != nil {
-			return nil, err
 		}
 		value, err := dec.ReadToken()
 		if err != nil {
@@ -115,10 +116,20 @@ func decodeSelected(dec *jsontext.Decoder, suffixes ...string) (map[string]strin
 	return m, err
 }
 
-// hasSuffix reports whether the quoted member name raw ends in a suffix.
-func hasSuffix(raw []byte, suffixes []string) bool {
+// hasSuffix reports whether the member name ends in one of suffixes.
+func hasSuffix(name []byte, suffixes []string) bool {
 	for _, s := range suffixes {
-		if jsonscan.NameHasSuffix(raw, s) {
+		if bytes.HasSuffix(name, []byte(s)) {
+			return true
+		}
+	}
+	return false
+}
+
+// nameHasSuffix is hasSuffix for the member the scanner is at.
+func nameHasSuffix(s *jsonscan.Scanner, suffixes []string) bool {
+	for _, suffix := range suffixes {
+		if s.NameHasSuffix(suffix) {
 			return true
 		}
 	}
@@ -161,12 +172,11 @@ var injectedEnv = []string{
 	EnvContainerCredentialsURI, EnvContainerAuthorizationFile, EnvRoleSessionName,
 }
 
-// injectedName returns the injected variable that raw (a quoted JSON
-// string) names, if it names one.
-func injectedName(raw []byte) (string, bool) {
-	for _, name := range injectedEnv {
-		if jsonscan.NameIs(raw, name) {
-			return name, true
+// injectedName returns the injected variable that name is, if it is one.
+func injectedName(name []byte) (string, bool) {
+	for _, injected := range injectedEnv {
+		if string(name) == injected {
+			return injected, true
 		}
 	}
 	return "", false
@@ -186,7 +196,11 @@ func (e *EnvNames) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if v.Name.Kind() != '"' {
 			continue
 		}
-		if name, ok := injectedName(v.Name); ok {
+		unquoted, err := jsontext.AppendUnquote(nil, v.Name)
+		if err != nil {
+			return err
+		}
+		if name, ok := injectedName(unquoted); ok {
 			e.Injected = append(e.Injected, name)
 		}
 	}

@@ -11,10 +11,10 @@ func ScanPod(s *jsonscan.Scanner) Pod {
 	var p Pod
 	if s.Object() {
 		for s.Next() {
-			switch name := s.Name(); {
-			case jsonscan.NameIs(name, "metadata"):
+			switch {
+			case s.NameIs("metadata"):
 				scanMeta(s, &p.Metadata)
-			case jsonscan.NameIs(name, "spec"):
+			case s.NameIs("spec"):
 				scanSpec(s, &p.Spec)
 			default:
 				s.Skip()
@@ -29,16 +29,16 @@ func scanMeta(s *jsonscan.Scanner, m *ObjectMeta) {
 		return
 	}
 	for s.Next() {
-		switch name := s.Name(); {
-		case jsonscan.NameIs(name, "name"):
+		switch {
+		case s.NameIs("name"):
 			m.Name = s.String()
-		case jsonscan.NameIs(name, "generateName"):
+		case s.NameIs("generateName"):
 			m.GenerateName = s.String()
-		case jsonscan.NameIs(name, "namespace"):
+		case s.NameIs("namespace"):
 			m.Namespace = s.String()
-		case jsonscan.NameIs(name, "labels"):
+		case s.NameIs("labels"):
 			m.Labels = scanSelected(s, labelSuffixes)
-		case jsonscan.NameIs(name, "annotations"):
+		case s.NameIs("annotations"):
 			m.Annotations = scanSelected(s, annotationSuffixes)
 		default:
 			s.Skip()
@@ -51,18 +51,18 @@ func scanSpec(s *jsonscan.Scanner, spec *PodSpec) {
 		return
 	}
 	for s.Next() {
-		switch name := s.Name(); {
-		case jsonscan.NameIs(name, "serviceAccountName"):
+		switch {
+		case s.NameIs("serviceAccountName"):
 			spec.ServiceAccountName = s.String()
-		case jsonscan.NameIs(name, "nodeSelector"):
+		case s.NameIs("nodeSelector"):
 			spec.NodeSelector = scanSelected(s, nodeSelectorSuffixes)
-		case jsonscan.NameIs(name, "os"):
+		case s.NameIs("os"):
 			spec.OS = scanOS(s)
-		case jsonscan.NameIs(name, "initContainers"):
+		case s.NameIs("initContainers"):
 			spec.InitContainers = scanContainers(s)
-		case jsonscan.NameIs(name, "containers"):
+		case s.NameIs("containers"):
 			spec.Containers = scanContainers(s)
-		case jsonscan.NameIs(name, "volumes"):
+		case s.NameIs("volumes"):
 			spec.Volumes = scanVolumes(s)
 		default:
 			s.Skip()
@@ -76,7 +76,7 @@ func scanOS(s *jsonscan.Scanner) *PodOS {
 	}
 	os := &PodOS{}
 	for s.Next() {
-		if jsonscan.NameIs(s.Name(), "name") {
+		if s.NameIs("name") {
 			os.Name = s.String()
 		} else {
 			s.Skip()
@@ -97,12 +97,12 @@ func scanContainers(s *jsonscan.Scanner) []Container {
 		var c Container
 		if s.Object() {
 			for s.Next() {
-				switch name := s.Name(); {
-				case jsonscan.NameIs(name, "name"):
+				switch {
+				case s.NameIs("name"):
 					c.Name = s.String()
-				case jsonscan.NameIs(name, "env"):
+				case s.NameIs("env"):
 					c.Env = scanEnv(s)
-				case jsonscan.NameIs(name, "volumeMounts"):
+				case s.NameIs("volumeMounts"):
 					c.VolumeMounts = scanMounts(s)
 				default:
 					s.Skip()
@@ -127,13 +127,13 @@ func scanEnv(s *jsonscan.Scanner) EnvNames {
 		var name string
 		var known bool
 		for s.Next() {
-			if jsonscan.NameIs(s.Name(), "name") {
+			if s.NameIs("name") {
 				name, known = "", false
 				if !s.AtString() {
 					s.Skip() // not a name the API server would accept
 					continue
 				}
-				name, known = injectedName(s.RawString())
+				name, known = injectedName(s.Text())
 			} else {
 				s.Skip()
 			}
@@ -154,12 +154,12 @@ func scanMounts(s *jsonscan.Scanner) []VolumeMount {
 		var m VolumeMount
 		if s.Object() {
 			for s.Next() {
-				switch name := s.Name(); {
-				case jsonscan.NameIs(name, "name"):
+				switch {
+				case s.NameIs("name"):
 					m.Name = s.String()
-				case jsonscan.NameIs(name, "mountPath"):
+				case s.NameIs("mountPath"):
 					m.MountPath = s.String()
-				case jsonscan.NameIs(name, "readOnly"):
+				case s.NameIs("readOnly"):
 					m.ReadOnly = s.Bool()
 				default:
 					s.Skip()
@@ -180,10 +180,10 @@ func scanVolumes(s *jsonscan.Scanner) []Volume {
 		var v Volume
 		if s.Object() {
 			for s.Next() {
-				switch name := s.Name(); {
-				case jsonscan.NameIs(name, "name"):
+				switch {
+				case s.NameIs("name"):
 					v.Name = s.String()
-				case jsonscan.NameIs(name, "projected"):
+				case s.NameIs("projected"):
 					v.Projected = scanProjected(s)
 				default:
 					s.Skip()
@@ -201,7 +201,7 @@ func scanProjected(s *jsonscan.Scanner) *Projected {
 	}
 	p := &Projected{}
 	for s.Next() {
-		if !jsonscan.NameIs(s.Name(), "sources") {
+		if !s.NameIs("sources") {
 			s.Skip()
 			continue
 		}
@@ -214,7 +214,7 @@ func scanProjected(s *jsonscan.Scanner) *Projected {
 			var src ProjectedSource
 			if s.Object() {
 				for s.Next() {
-					if jsonscan.NameIs(s.Name(), "serviceAccountToken") {
+					if s.NameIs("serviceAccountToken") {
 						src.ServiceAccountToken = scanTokenProjection(s)
 					} else {
 						s.Skip()
@@ -233,12 +233,12 @@ func scanTokenProjection(s *jsonscan.Scanner) *TokenProjection {
 	}
 	t := &TokenProjection{}
 	for s.Next() {
-		switch name := s.Name(); {
-		case jsonscan.NameIs(name, "audience"):
+		switch {
+		case s.NameIs("audience"):
 			t.Audience = s.String()
-		case jsonscan.NameIs(name, "path"):
+		case s.NameIs("path"):
 			t.Path = s.String()
-		case jsonscan.NameIs(name, "expirationSeconds"):
+		case s.NameIs("expirationSeconds"):
 			t.ExpirationSeconds = nil
 			if !s.IsNull() {
 				n := s.Int64()
@@ -259,14 +259,14 @@ func scanSelected(s *jsonscan.Scanner, suffixes []string) map[string]string {
 	}
 	var m map[string]string
 	for s.Next() {
-		if !hasSuffix(s.Name(), suffixes) {
+		if !nameHasSuffix(s, suffixes) {
 			s.Skip()
 			continue
 		}
 		if m == nil {
 			m = map[string]string{}
 		}
-		m[jsonscan.Unquote(s.Name())] = s.String()
+		m[string(s.Name())] = s.String()
 	}
 	return m
 }

@@ -109,12 +109,12 @@ func scanReview(body []byte) (*review, bool) {
 	s := jsonscan.New(body)
 	if s.Object() {
 		for s.Next() {
-			switch name := s.Name(); {
-			case jsonscan.NameIs(name, "apiVersion"):
+			switch {
+			case s.NameIs("apiVersion"):
 				in.APIVersion = s.String()
-			case jsonscan.NameIs(name, "kind"):
+			case s.NameIs("kind"):
 				in.Kind = s.String()
-			case jsonscan.NameIs(name, "request"):
+			case s.NameIs("request"):
 				in.Request = nil
 				if s.Object() {
 					in.Request = &request{}
@@ -136,33 +136,33 @@ func scanReview(body []byte) (*review, bool) {
 func scanRequest(s *jsonscan.Scanner, r *request) bool {
 	complete, kindSeen := true, false
 	for s.Next() {
-		switch name := s.Name(); {
-		case jsonscan.NameIs(name, "uid"):
+		switch {
+		case s.NameIs("uid"):
 			r.UID = types.UID(s.String())
-		case jsonscan.NameIs(name, "kind"):
+		case s.NameIs("kind"):
 			kindSeen = true
 			r.Kind.Group, r.Kind.Kind = "", ""
 			if s.Object() {
 				for s.Next() {
-					switch name := s.Name(); {
-					case jsonscan.NameIs(name, "group"):
+					switch {
+					case s.NameIs("group"):
 						r.Kind.Group = s.String()
-					case jsonscan.NameIs(name, "kind"):
+					case s.NameIs("kind"):
 						r.Kind.Kind = s.String()
 					default:
 						s.Skip()
 					}
 				}
 			}
-		case jsonscan.NameIs(name, "subResource"):
+		case s.NameIs("subResource"):
 			r.SubResource = s.String()
-		case jsonscan.NameIs(name, "namespace"):
+		case s.NameIs("namespace"):
 			r.Namespace = s.String()
-		case jsonscan.NameIs(name, "operation"):
+		case s.NameIs("operation"):
 			r.Operation = s.String()
-		case jsonscan.NameIs(name, "object") && kindSeen && r.Kind.Group == "" && r.Kind.Kind == "Pod":
+		case s.NameIs("object") && kindSeen && r.Kind.Group == "" && r.Kind.Kind == "Pod":
 			r.Object = mutate.ScanPod(s)
-		case jsonscan.NameIs(name, "object"):
+		case s.NameIs("object"):
 			complete = complete && kindSeen
 			s.Skip()
 		default:
