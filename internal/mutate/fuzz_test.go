@@ -110,7 +110,7 @@ func FuzzInject(f *testing.F) {
 		}
 		id.SessionNameFromPod = optionalBool(flags, fuzzIdentitySessionNameSet, fuzzIdentitySessionName)
 
-		res := mutate.Inject(&pod, id, opts)
+		res := mutate.Inject(nil, &pod, id, opts)
 
 		before, err := generic(raw)
 		if err != nil {
@@ -135,9 +135,9 @@ func FuzzInject(f *testing.F) {
 		if err != nil {
 			t.Fatalf("patched pod does not decode: %v", err)
 		}
-		res2 := mutate.Inject(&mutated, id, opts)
+		res2 := mutate.Inject(nil, &mutated, id, opts)
 		if len(res2.Patch) != 0 {
-			t.Fatalf("second Inject is not empty:\nfirst: %+v\nsecond: %+v", res.Patch, res2.Patch)
+			t.Fatalf("second Inject is not empty:\nfirst: %+v\nsecond: %s", res.Patch, res2.Patch)
 		}
 		if !reflect.DeepEqual(res.Warnings, res2.Warnings) {
 			t.Fatalf("second Inject warnings = %q, first = %q", res2.Warnings, res.Warnings)

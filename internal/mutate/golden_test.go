@@ -124,12 +124,12 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("decode pod: %v", err)
 			}
-			res := mutate.Inject(&pod, c.id, c.opts)
+			res := mutate.Inject(nil, &pod, c.id, c.opts)
 
 			if again, _ := decodePod(c.podJSON); !reflect.DeepEqual(again, pod) {
 				t.Error("Inject changed the pod it was given")
 			}
-			if res2 := mutate.Inject(&pod, c.id, c.opts); !reflect.DeepEqual(res, res2) {
+			if res2 := mutate.Inject(nil, &pod, c.id, c.opts); !reflect.DeepEqual(res, res2) {
 				t.Errorf("Inject is not deterministic:\n%+v\n%+v", res, res2)
 			}
 
@@ -162,9 +162,9 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("decode patched pod: %v", err)
 			}
-			res2 := mutate.Inject(&mutated, c.id, c.opts)
+			res2 := mutate.Inject(nil, &mutated, c.id, c.opts)
 			if len(res2.Patch) != 0 {
-				t.Errorf("second Inject on the patched pod is not empty: %+v", res2.Patch)
+				t.Errorf("second Inject on the patched pod is not empty: %s", res2.Patch)
 			}
 			if !reflect.DeepEqual(res2.Warnings, res.Warnings) {
 				t.Errorf("second Inject warnings = %q, first = %q", res2.Warnings, res.Warnings)

@@ -10,6 +10,7 @@ import (
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/irsa-dev/irsa/internal/jsonscan"
 	"github.com/irsa-dev/irsa/internal/mutate"
@@ -26,23 +27,42 @@ func decodePod(raw []byte) (mutate.Pod, error) {
 	return pod, nil
 }
 
-// applyPatch encodes ops as the handler does and applies them to the raw
-// pod, as the API server does with the webhook's response.
-func applyPatch(raw []byte, ops []mutate.Op) ([]byte, error) {
-	if len(ops) == 0 {
+// op is one operation of a patch, as the tests read it.
+type op struct {
+	Op    string         `json:"op"`
+	Path  string         `json:"path"`
+	Value jsontext.Value `json:"value"`
+}
+
+// decodeOps reads a patch Inject wrote, and checks it is written as the
+// JSON encoder writes it.
+func decodeOps(patch []byte) ([]op, error) {
+	if len(patch) == 0 {
+		return nil, nil
+	}
+	var ops []op
+	if err := jsonv2.Unmarshal(patch, &ops); err != nil {
+		return nil, fmt.Errorf("patch %s: %w", patch, err)
+	}
+	if reencoded, err := jsonv2.Marshal(ops); err != nil || string(reencoded) != string(patch) {
+		return nil, fmt.Errorf("Inject wrote %s, the JSON encoder %s (%v)", patch, reencoded, err)
+	}
+	return ops, nil
+}
+
+// applyPatch applies a patch to the raw pod, as the API server does with
+// the webhook's response.
+func applyPatch(raw, patch []byte) ([]byte, error) {
+	if len(patch) == 0 {
 		return raw, nil
 	}
-	encoded := mutate.AppendPatch(nil, ops)
-	if reflected, err := jsonv2.Marshal(ops); err != nil || string(reflected) != string(encoded) {
-		return nil, fmt.Errorf("AppendPatch wrote %s, the JSON encoder %s (%v)", encoded, reflected, err)
-	}
-	patch, err := jsonpatch.DecodePatch(encoded)
+	decoded, err := jsonpatch.DecodePatch(patch)
 	if err != nil {
-		return nil, fmt.Errorf("decode patch %s: %w", encoded, err)
+		return nil, fmt.Errorf("decode patch %s: %w", patch, err)
 	}
-	out, err := patch.Apply(raw)
+	out, err := decoded.Apply(raw)
 	if err != nil {
-		return nil, fmt.Errorf("apply patch %s: %w", encoded, err)
+		return nil, fmt.Errorf("apply patch %s: %w", patch, err)
 	}
 	return out, nil
 }
@@ -63,7 +83,11 @@ func generic(raw []byte) (any, error) {
 // on an existing array, or names a member that is absent (null and an empty
 // array count as absent: replacing them appends to nothing) of an existing
 // object. No op may replace a container, a volume or anything else.
-func checkOps(doc any, ops []mutate.Op) error {
+func checkOps(doc any, patch []byte) error {
+	ops, err := decodeOps(patch)
+	if err != nil {
+		return err
+	}
 	for _, op := range ops {
 		if op.Op != "add" {
 			return fmt.Errorf("op %q at %s: only add is allowed", op.Op, op.Path)

@@ -149,37 +149,48 @@ func DefaultOptions() Options {
 	}
 }
 
-// Op is one JSON Patch (RFC 6902) operation. Value is encoded once per
-// mutation and shared by the ops that add the same thing to several
-// containers.
-type Op struct {
-	Op    string         `json:"op"`
-	Path  string         `json:"path"`
-	Value jsontext.Value `json:"value"`
+// patch writes a JSON Patch (RFC 6902) document of add operations
+// straight into a buffer: it runs for every pod, and the paths and values
+// have fixed shapes (a test holds them to the JSON encoder's output).
+type patch struct {
+	buf []byte
+	ops int
 }
 
-// AppendPatch appends ops as a JSON Patch document to dst.
-func AppendPatch(dst []byte, ops []Op) []byte {
-	dst = append(dst, '[')
-	for i, op := range ops {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, `{"op":`...)
-		dst, _ = jsontext.AppendQuote(dst, op.Op)
-		dst = append(dst, `,"path":`...)
-		dst, _ = jsontext.AppendQuote(dst, op.Path)
-		dst = append(dst, `,"value":`...)
-		dst = append(dst, op.Value...)
-		dst = append(dst, '}')
+// add starts an add operation at /spec/<field>/<index><suffix>, and the
+// caller appends its value and then calls end. The path's parts are field
+// names, an index, "/-" and "/": nothing a JSON string or pointer escapes.
+func (w *patch) add(field string, index int, suffix string) {
+	if w.ops == 0 {
+		w.buf = append(w.buf, '[')
+	} else {
+		w.buf = append(w.buf, ',')
 	}
-	return append(dst, ']')
+	w.ops++
+	w.buf = append(w.buf, `{"op":"add","path":"/spec/`...)
+	w.buf = append(w.buf, field...)
+	if index >= 0 {
+		w.buf = strconv.AppendInt(append(w.buf, '/'), int64(index), 10)
+	}
+	w.buf = append(w.buf, suffix...)
+	w.buf = append(w.buf, `","value":`...)
+}
+
+func (w *patch) end() { w.buf = append(w.buf, '}') }
+
+// document returns the patch, or nil when it has no operation.
+func (w *patch) document() []byte {
+	if w.ops == 0 {
+		return nil
+	}
+	return append(w.buf, ']')
 }
 
 // Result is the outcome of a mutation.
 type Result struct {
-	// Patch is empty when the pod needs no change.
-	Patch []Op
+	// Patch is a JSON Patch document of add operations, or nil when the
+	// pod needs no change.
+	Patch []byte
 	// Warnings explain what was not injected and why; the API server shows
 	// them to the user who created the pod.
 	Warnings []string
@@ -196,24 +207,11 @@ type plan struct {
 	// the container sets none of its variables, so a container's own region
 	// or credentials are never mixed with injected ones.
 	env [][]EnvVar
-
-	// The JSON of what is added, encoded once per mutation.
-	mountJSON jsontext.Value
-	envJSON   [][]jsontext.Value // envJSON[g][i] encodes env[g][i]
 }
 
-// encode fills in the plan's JSON values. They are written directly, not
-// through reflection: this runs for every pod, and the shapes are fixed
-// (a test checks them against the JSON encoder).
-func (p *plan) encode() {
-	p.mountJSON = appendMount(nil, VolumeMount{Name: p.volume, MountPath: p.mountPath, ReadOnly: true})
-	p.envJSON = make([][]jsontext.Value, len(p.env))
-	for g, group := range p.env {
-		p.envJSON[g] = make([]jsontext.Value, len(group))
-		for i, e := range group {
-			p.envJSON[g][i] = appendEnv(nil, e)
-		}
-	}
+// mount is the token's mount in every container.
+func (p *plan) mount() VolumeMount {
+	return VolumeMount{Name: p.volume, MountPath: p.mountPath, ReadOnly: true}
 }
 
 func appendMount(dst []byte, m VolumeMount) []byte {
@@ -268,21 +266,10 @@ func appendString(dst []byte, s string) []byte {
 	return out
 }
 
-// array encodes values as a JSON array.
-func array(values ...jsontext.Value) jsontext.Value {
-	out := []byte{'['}
-	for i, v := range values {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		out = append(out, v...)
-	}
-	return append(out, ']')
-}
-
-// Inject returns how pod is changed to receive identity. Calling it again on the patched pod returns
-// an empty patch.
-func Inject(pod *Pod, id Identity, opts Options) Result {
+// Inject returns how pod is changed to receive identity. The patch is
+// written into buf's memory, which may be nil; a webhook passes one it
+// recycles. Calling Inject again on the patched pod returns no patch.
+func Inject(buf []byte, pod *Pod, id Identity, opts Options) Result {
 	var res Result
 	if pod.Metadata.Labels[SkipLabel] == "true" {
 		return res
@@ -307,9 +294,7 @@ func Inject(pod *Pod, id Identity, opts Options) Result {
 		volumeExists = true
 	}
 
-	p.encode()
-	// Each container gets at most a mount and its variables, plus the volume.
-	res.Patch = make([]Op, 0, 2*(len(pod.Spec.InitContainers)+len(pod.Spec.Containers))+1)
+	w := patch{buf: buf[:0]}
 	skip := skippedContainers(pod.Metadata.Annotations[opts.AnnotationPrefix+"/"+annotationSkipContainers])
 	injected := false
 	for _, list := range []struct {
@@ -321,25 +306,24 @@ func Inject(pod *Pod, id Identity, opts Options) Result {
 			if skip[c.Name] {
 				continue
 			}
-			var warning string
-			res.Patch, warning = containerOps(res.Patch, "/spec/"+list.field+"/"+strconv.Itoa(i), c, &p)
-			if warning != "" {
+			if warning := containerOps(&w, list.field, i, c, &p); warning != "" {
 				res.Warnings = append(res.Warnings, warning)
 				continue
 			}
 			injected = true
 		}
 	}
-	if !injected || volumeExists {
-		return res
+	if injected && !volumeExists {
+		if len(pod.Spec.Volumes) == 0 {
+			w.add("volumes", -1, "")
+			w.buf = append(appendVolume(append(w.buf, '['), tokenVolume(&p)), ']')
+		} else {
+			w.add("volumes", -1, "/-")
+			w.buf = appendVolume(w.buf, tokenVolume(&p))
+		}
+		w.end()
 	}
-
-	volume := jsontext.Value(appendVolume(nil, tokenVolume(&p)))
-	if len(pod.Spec.Volumes) == 0 {
-		res.Patch = append(res.Patch, Op{Op: "add", Path: "/spec/volumes", Value: array(volume)})
-	} else {
-		res.Patch = append(res.Patch, Op{Op: "add", Path: "/spec/volumes/-", Value: volume})
-	}
+	res.Patch = w.document()
 	return res
 }
 
@@ -479,17 +463,18 @@ func ClampExpiration(seconds int64) int64 {
 	return min(max(seconds, MinTokenExpiration), MaxTokenExpiration)
 }
 
-// containerOps appends the ops that give one container the token and env,
-// or returns a warning, and ops unchanged, when the container's mount path
-// is taken by another volume.
-func containerOps(ops []Op, field string, c *Container, p *plan) ([]Op, string) {
+// containerOps writes the ops that give container index of field (the
+// pod spec's containers or initContainers) the token and env, or returns a
+// warning, and writes nothing, when its mount path is taken by another
+// volume.
+func containerOps(w *patch, field string, index int, c *Container, p *plan) string {
 	mounted := false
 	for _, m := range c.VolumeMounts {
 		if path.Clean(m.MountPath) != path.Clean(p.mountPath) {
 			continue
 		}
 		if m.Name != p.volume {
-			return ops, fmt.Sprintf(
+			return fmt.Sprintf(
 				"pod identity not injected into container %q: its mount path %s is already used by volume %q",
 				c.Name, p.mountPath, m.Name)
 		}
@@ -497,28 +482,44 @@ func containerOps(ops []Op, field string, c *Container, p *plan) ([]Op, string) 
 	}
 	if !mounted {
 		if len(c.VolumeMounts) == 0 {
-			ops = append(ops, Op{Op: "add", Path: field + "/volumeMounts", Value: array(p.mountJSON)})
+			w.add(field, index, "/volumeMounts")
+			w.buf = append(appendMount(append(w.buf, '['), p.mount()), ']')
 		} else {
-			ops = append(ops, Op{Op: "add", Path: field + "/volumeMounts/-", Value: p.mountJSON})
+			w.add(field, index, "/volumeMounts/-")
+			w.buf = appendMount(w.buf, p.mount())
 		}
+		w.end()
 	}
 
-	var missing []jsontext.Value
-	for g, group := range p.env {
-		if !hasAnyEnv(c, group) {
-			missing = append(missing, p.envJSON[g]...)
+	// A container without env gets one array of every variable; one with
+	// env gets an append per missing variable.
+	first := true
+	for _, group := range p.env {
+		if hasAnyEnv(c, group) {
+			continue
+		}
+		for _, e := range group {
+			switch {
+			case c.Env.Len > 0:
+				w.add(field, index, "/env/-")
+			case first:
+				w.add(field, index, "/env")
+				w.buf = append(w.buf, '[')
+			default:
+				w.buf = append(w.buf, ',')
+			}
+			first = false
+			w.buf = appendEnv(w.buf, e)
+			if c.Env.Len > 0 {
+				w.end()
+			}
 		}
 	}
-	switch {
-	case len(missing) == 0:
-	case c.Env.Len == 0:
-		ops = append(ops, Op{Op: "add", Path: field + "/env", Value: array(missing...)})
-	default:
-		for _, e := range missing {
-			ops = append(ops, Op{Op: "add", Path: field + "/env/-", Value: e})
-		}
+	if c.Env.Len == 0 && !first {
+		w.buf = append(w.buf, ']')
+		w.end()
 	}
-	return ops, ""
+	return ""
 }
 
 func hasAnyEnv(c *Container, group []EnvVar) bool {

@@ -1,6 +1,7 @@
 package mutate
 
 import (
+	"encoding/json"
 	"math"
 	"reflect"
 	"strings"
@@ -99,7 +100,11 @@ func TestSkipContainersOnlyWithPrefix(t *testing.T) {
 
 	injectedInto := func(opts Options) []string {
 		var paths []string
-		for _, op := range Inject(pod, id, opts).Patch {
+		var ops []struct{ Path string }
+		if err := json.Unmarshal(Inject(nil, pod, id, opts).Patch, &ops); err != nil {
+			t.Fatal(err)
+		}
+		for _, op := range ops {
 			if strings.HasSuffix(op.Path, "/volumeMounts") {
 				paths = append(paths, strings.TrimSuffix(op.Path, "/volumeMounts"))
 			}
@@ -233,7 +238,7 @@ func TestMountPathTakenWithTrailingSlash(t *testing.T) {
 		Name:         "app",
 		VolumeMounts: []VolumeMount{{Name: "other", MountPath: DefaultMountPath + "/"}},
 	}}}}
-	res := Inject(pod, Identity{Mode: ModeWebIdentity, RoleARN: "arn:aws:iam::111122223333:role/r"}, DefaultOptions())
+	res := Inject(nil, pod, Identity{Mode: ModeWebIdentity, RoleARN: "arn:aws:iam::111122223333:role/r"}, DefaultOptions())
 	if len(res.Patch) != 0 || len(res.Warnings) != 1 {
 		t.Fatalf("patch %v warnings %v: want no patch and one warning", res.Patch, res.Warnings)
 	}

@@ -233,7 +233,7 @@ func (h *Handler) admit(ctx context.Context, req *request, resp *response, buf *
 		return outcomeUnchanged
 	}
 
-	result := mutate.Inject(pod, res.Identity, h.Options)
+	result := mutate.Inject(buf.patch, pod, res.Identity, h.Options)
 	if len(result.Warnings) > 0 {
 		h.Metrics.warnings.Inc()
 		for _, w := range result.Warnings {
@@ -244,8 +244,8 @@ func (h *Handler) admit(ctx context.Context, req *request, resp *response, buf *
 	if len(result.Patch) == 0 {
 		return outcomeUnchanged
 	}
-	buf.patch = mutate.AppendPatch(buf.patch[:0], result.Patch)
-	resp.Patch, resp.PatchType = buf.patch, "JSONPatch"
+	buf.patch = result.Patch
+	resp.Patch, resp.PatchType = result.Patch, "JSONPatch"
 	h.Metrics.mutations.WithLabelValues(string(res.Identity.Mode), string(res.Source)).Inc()
 	log(slog.LevelDebug, "pod mutated", "mode", res.Identity.Mode, "source", res.Source, "role", res.Identity.RoleARN)
 	return outcomeMutated
