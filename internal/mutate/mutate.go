@@ -207,6 +207,8 @@ type plan struct {
 	// the container sets none of its variables, so a container's own region
 	// or credentials are never mixed with injected ones.
 	env [][]EnvVar
+	// cleanMountPath is mountPath cleaned, to compare mounts with.
+	cleanMountPath string
 }
 
 // mount is the token's mount in every container.
@@ -295,7 +297,8 @@ func Inject(buf []byte, pod *Pod, id Identity, opts Options) Result {
 	}
 
 	w := patch{buf: buf[:0]}
-	skip := skippedContainers(pod.Metadata.Annotations[opts.AnnotationPrefix+"/"+annotationSkipContainers])
+	skipList, _ := pod.Metadata.Annotations.get(opts.AnnotationPrefix, annotationSkipContainers)
+	skip := skippedContainers(skipList)
 	injected := false
 	for _, list := range []struct {
 		field      string
@@ -378,6 +381,7 @@ func newPlan(pod *Pod, id Identity, opts Options, res *Result) plan {
 			{Name: EnvRegion, Value: opts.Region},
 		})
 	}
+	p.cleanMountPath = path.Clean(p.mountPath)
 	return p
 }
 
@@ -388,12 +392,12 @@ func tokenExpiration(pod *Pod, id Identity, opts Options, res *Result) int64 {
 	if id.TokenExpiration != 0 {
 		seconds = id.TokenExpiration
 	}
-	key := opts.AnnotationPrefix + "/" + annotationTokenExpiration
-	if raw, ok := pod.Metadata.Annotations[key]; ok {
+	if raw, ok := pod.Metadata.Annotations.get(opts.AnnotationPrefix, annotationTokenExpiration); ok {
 		v, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
 		if err != nil {
 			res.Warnings = append(res.Warnings, fmt.Sprintf(
-				"annotation %s=%q is not a whole number of seconds; using %d", key, raw, ClampExpiration(seconds)))
+				"annotation %s/%s=%q is not a whole number of seconds; using %d",
+				opts.AnnotationPrefix, annotationTokenExpiration, raw, ClampExpiration(seconds)))
 		} else {
 			seconds = v
 		}
@@ -421,8 +425,7 @@ func sessionNameFromPod(pod *Pod, id Identity, opts Options, res *Result) bool {
 	if id.SessionNameFromPod != nil {
 		on = *id.SessionNameFromPod
 	}
-	key := opts.AnnotationPrefix + "/" + annotationSessionName
-	if raw, found := pod.Metadata.Annotations[key]; found {
+	if raw, found := pod.Metadata.Annotations.get(opts.AnnotationPrefix, annotationSessionName); found {
 		if v, ok := ParseSessionName(raw); ok {
 			on = v
 		} else {
@@ -431,7 +434,8 @@ func sessionNameFromPod(pod *Pod, id Identity, opts Options, res *Result) bool {
 				using = SessionNamePod
 			}
 			res.Warnings = append(res.Warnings, fmt.Sprintf(
-				"annotation %s=%q is neither %q nor %q; using %q", key, raw, SessionNamePod, SessionNameOff, using))
+				"annotation %s/%s=%q is neither %q nor %q; using %q",
+				opts.AnnotationPrefix, annotationSessionName, raw, SessionNamePod, SessionNameOff, using))
 		}
 	}
 	if !on {
@@ -470,7 +474,7 @@ func ClampExpiration(seconds int64) int64 {
 func containerOps(w *patch, field string, index int, c *Container, p *plan) string {
 	mounted := false
 	for _, m := range c.VolumeMounts {
-		if path.Clean(m.MountPath) != path.Clean(p.mountPath) {
+		if !sameMountPath(m.MountPath, p.cleanMountPath) {
 			continue
 		}
 		if m.Name != p.volume {
@@ -520,6 +524,16 @@ func containerOps(w *patch, field string, index int, c *Container, p *plan) stri
 		w.end()
 	}
 	return ""
+}
+
+// sameMountPath reports whether mount path m names the cleaned path clean.
+// path.Clean never lengthens a path, except "" into ".", so only a longer m
+// needs cleaning: this runs for every mount of every container.
+func sameMountPath(m, clean string) bool {
+	if len(m) <= len(clean) && m != "" {
+		return m == clean
+	}
+	return path.Clean(m) == clean
 }
 
 func hasAnyEnv(c *Container, group []EnvVar) bool {

@@ -3,6 +3,7 @@ package mutate
 import (
 	"bytes"
 	"fmt"
+	"strings"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -36,6 +37,18 @@ type Labels map[string]string
 // token-expiration, skip-containers and session-name annotations, under any
 // prefix.
 type Annotations map[string]string
+
+// get returns the annotation prefix/name. It compares in place, so looking
+// one up builds no key.
+func (a Annotations) get(prefix, name string) (string, bool) {
+	for k, v := range a {
+		if len(k) == len(prefix)+1+len(name) && k[len(prefix)] == '/' &&
+			strings.HasPrefix(k, prefix) && strings.HasSuffix(k, name) {
+			return v, true
+		}
+	}
+	return "", false
+}
 
 // NodeSelector is a pod's node selector as the mutation sees it: only the
 // operating system keys.

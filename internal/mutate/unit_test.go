@@ -3,6 +3,7 @@ package mutate
 import (
 	"encoding/json"
 	"math"
+	"path"
 	"reflect"
 	"strings"
 	"testing"
@@ -296,5 +297,43 @@ func TestSessionNameLength(t *testing.T) {
 				t.Errorf("warnings = %q, want one only when the name does not fit", res.Warnings)
 			}
 		})
+	}
+}
+
+// sameMountPath is the comparison of cleaned paths, without cleaning the
+// usual mount path.
+func TestSameMountPath(t *testing.T) {
+	paths := []string{"", ".", "/", "//", "/a", "/a/", "a", "a/", "/a/b", "/a/b/", "/a//b", "/a/./b", "/a/c/../b",
+		"/a/b/.", "/a/b/..", "/a/bc", "/a/b2", "./a/b", "../a/b", "a/b", "/../a/b"}
+	for _, m := range paths {
+		for _, p := range paths {
+			clean := path.Clean(p)
+			if got, want := sameMountPath(m, clean), path.Clean(m) == clean; got != want {
+				t.Errorf("sameMountPath(%q, %q) = %v, want %v", m, clean, got, want)
+			}
+		}
+	}
+}
+
+func TestAnnotationsGet(t *testing.T) {
+	a := Annotations{
+		"eks.amazonaws.com/skip-containers": "a",
+		"example.com/token-expiration":      "b",
+		"eks.amazonaws.comx/session-name":   "c",
+		"eks.amazonaws.com/session-names":   "d",
+	}
+	for _, tc := range []struct {
+		prefix, name, want string
+		found              bool
+	}{
+		{"eks.amazonaws.com", "skip-containers", "a", true},
+		{"example.com", "token-expiration", "b", true},
+		{"eks.amazonaws.com", "token-expiration", "", false},
+		{"eks.amazonaws.com", "session-name", "", false},
+		{"eks.amazonaws.co", "skip-containers", "", false},
+	} {
+		if got, found := a.get(tc.prefix, tc.name); got != tc.want || found != tc.found {
+			t.Errorf("get(%q, %q) = %q, %v; want %q, %v", tc.prefix, tc.name, got, found, tc.want, tc.found)
+		}
 	}
 }
