@@ -257,34 +257,61 @@ func (s *Scanner) Skip() {
 	}
 }
 
+// maxSkipDepth is how deeply skipped values may nest: the open brackets
+// are kept one bit each in a word. Deeper documents are reported as errors,
+// so the caller's reference decoder reads them instead.
+const maxSkipDepth = 64
+
 // skipComposite passes over an object or array, matching brackets outside
-// strings.
+// strings. It works on locals rather than the scanner's fields: it runs
+// over most of every pod.
 func (s *Scanner) skipComposite() {
-	var stack [32]byte
-	open := stack[:0]
-	for s.pos < len(s.data) {
-		switch c := s.data[s.pos]; c {
+	data := s.data
+	var objects uint64 // bit n: the bracket open at depth n is '{'
+	depth := 0
+	for i := s.pos; i < len(data); i++ {
+		switch c := data[i]; c {
 		case '"':
-			s.str()
-			continue
-		case '{':
-			open = append(open, '}')
-		case '[':
-			open = append(open, ']')
+			i = stringEnd(data, i+1) - 1
+		case '{', '[':
+			if depth == maxSkipDepth {
+				s.pos = i
+				s.fail("nested too deeply")
+				return
+			}
+			objects = objects<<1 | uint64(c>>5&1) // '{' has bit 5 set, '[' not
+			depth++
 		case '}', ']':
-			if open[len(open)-1] != c {
+			if depth == 0 || objects&1 != uint64(c>>5&1) {
+				s.pos = i
 				s.fail("mismatched " + string(c))
 				return
 			}
-			open = open[:len(open)-1]
-			if len(open) == 0 {
-				s.pos++
+			objects >>= 1
+			depth--
+			if depth == 0 {
+				s.pos = i + 1
 				return
 			}
 		}
-		s.pos++
 	}
+	s.pos = len(data)
 	s.fail("unterminated object or array")
+}
+
+// stringEnd returns the index after the quote that closes the string whose
+// contents start at i, or len(data)+1 when it is unterminated.
+func stringEnd(data []byte, i int) int {
+	for {
+		i = quoteOrBackslash(data, i)
+		if i >= len(data) {
+			return len(data) + 1
+		}
+		if data[i] == '"' {
+			return i + 1
+		}
+		i += 2 // past the backslash and the byte it escapes
+	}
 }
 
 // str reads the string at the scanner and returns what is between its
