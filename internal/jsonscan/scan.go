@@ -187,6 +187,22 @@ func (s *Scanner) String() string {
 	return string(s.text())
 }
 
+// StringOf reads a string value like String, but returns the first of
+// known that it equals without allocating: for values that are nearly
+// always one of a few.
+func (s *Scanner) StringOf(known ...string) string {
+	if s.IsNull() {
+		return ""
+	}
+	t := s.text()
+	for _, k := range known {
+		if string(t) == k {
+			return k
+		}
+	}
+	return string(t)
+}
+
 // Text reads a string value and returns it unquoted, without copying unless
 // it has escapes: the bytes may alias the document and must not be
 // modified. null reads as nil.

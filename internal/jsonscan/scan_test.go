@@ -157,3 +157,25 @@ func TestTextAliasesUnlessEscaped(t *testing.T) {
 		t.Errorf("bad escape: err = %v", s.Err())
 	}
 }
+
+func TestStringOfReturnsKnownValuesWithoutAllocating(t *testing.T) {
+	doc := []byte(`["CREATE","UPDATE","other",null]`)
+	var got []string
+	read := func() {
+		got = got[:0]
+		s := New(doc)
+		s.Array()
+		for s.More() {
+			got = append(got, s.StringOf("CREATE", "UPDATE"))
+		}
+	}
+	got = make([]string, 0, 4)
+	read()
+	if !slices.Equal(got, []string{"CREATE", "UPDATE", "other", ""}) {
+		t.Errorf("read %q", got)
+	}
+	doc = []byte(`["CREATE","UPDATE",null]`)
+	if allocs := testing.AllocsPerRun(100, read); allocs != 0 {
+		t.Errorf("%v allocations reading known values", allocs)
+	}
+}

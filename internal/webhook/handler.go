@@ -36,6 +36,9 @@ const (
 type buffers struct {
 	body, out bytes.Buffer
 	patch     []byte
+	// review and request are what the scanner reads the body into.
+	review  review
+	request request
 }
 
 // scratch keeps released buffers for the next requests. A sync.Pool drops
@@ -56,6 +59,8 @@ func (b *buffers) release() {
 	b.body.Reset()
 	b.patch = b.patch[:0]
 	b.out.Reset()
+	// Nothing of the last request is kept alive.
+	b.review, b.request = review{}, request{}
 	// Buffers far above the usual size are not kept, so one huge pod does
 	// not pin its memory.
 	const keep = 1 << 20
@@ -110,7 +115,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	buf := getBuffers()
 	defer buf.release()
-	in, err := h.read(w, r, &buf.body)
+	in, err := h.read(w, r, buf)
 	if err != nil {
 		outcome = outcomeBadInput
 		var he *httpError
@@ -148,7 +153,8 @@ func isJSON(contentType string) bool {
 }
 
 // read checks the transport and decodes the AdmissionReview envelope.
-func (h *Handler) read(w http.ResponseWriter, r *http.Request, body *bytes.Buffer) (*review, error) {
+func (h *Handler) read(w http.ResponseWriter, r *http.Request, buf *buffers) (*review, error) {
+	body := &buf.body
 	if r.Method != http.MethodPost {
 		return nil, &httpError{http.StatusMethodNotAllowed, "use POST"}
 	}
@@ -167,8 +173,8 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, body *bytes.Buffe
 		}
 		return nil, &httpError{http.StatusBadRequest, "read body: " + err.Error()}
 	}
-	in, ok := scanReviewSafely(body.Bytes())
-	if !ok {
+	in := &buf.review
+	if !scanReviewSafely(body.Bytes(), in, &buf.request) {
 		var err error
 		if in, err = decodeReview(body.Bytes()); err != nil {
 			return nil, &httpError{http.StatusBadRequest, "body is not an AdmissionReview: " + err.Error()}

@@ -90,34 +90,35 @@ func appendReview(dst []byte, apiVersion string, resp *response) []byte {
 
 // scanReviewSafely is scanReview, with a panic in the scanner taken as
 // "cannot read": the reference decoder reads the review instead.
-func scanReviewSafely(body []byte) (in *review, ok bool) {
+func scanReviewSafely(body []byte, in *review, req *request) (ok bool) {
 	defer func() {
 		if recover() != nil {
-			in, ok = nil, false
+			ok = false
 		}
 	}()
-	return scanReview(body)
+	return scanReview(body, in, req)
 }
 
 // scanReview reads a review with the fast scanner, in one pass when the API
 // server sends the request's kind before its object, as it does. ok is
 // false for anything the scanner cannot read; decodeReview then reads it
-// and explains what is wrong.
-func scanReview(body []byte) (*review, bool) {
-	in := &review{}
+// and explains what is wrong. The review is read into in, and its request,
+// if any, into req: the handler recycles both.
+func scanReview(body []byte, in *review, req *request) bool {
+	*in, *req = review{}, request{}
 	complete := true
 	s := jsonscan.New(body)
 	if s.Object() {
 		for s.Next() {
 			switch {
 			case s.NameIs("apiVersion"):
-				in.APIVersion = s.String()
+				in.APIVersion = s.StringOf(admissionV1, admissionV1beta1)
 			case s.NameIs("kind"):
-				in.Kind = s.String()
+				in.Kind = s.StringOf("AdmissionReview")
 			case s.NameIs("request"):
 				in.Request = nil
 				if s.Object() {
-					in.Request = &request{}
+					in.Request = req
 					complete = scanRequest(s, in.Request)
 				}
 			default:
@@ -125,10 +126,7 @@ func scanReview(body []byte) (*review, bool) {
 			}
 		}
 	}
-	if !complete || s.End() != nil {
-		return nil, false
-	}
-	return in, true
+	return complete && s.End() == nil
 }
 
 // scanRequest reads the members of a request; it returns false when the
@@ -146,9 +144,9 @@ func scanRequest(s *jsonscan.Scanner, r *request) bool {
 				for s.Next() {
 					switch {
 					case s.NameIs("group"):
-						r.Kind.Group = s.String()
+						r.Kind.Group = s.StringOf("")
 					case s.NameIs("kind"):
-						r.Kind.Kind = s.String()
+						r.Kind.Kind = s.StringOf("Pod")
 					default:
 						s.Skip()
 					}
@@ -159,7 +157,7 @@ func scanRequest(s *jsonscan.Scanner, r *request) bool {
 		case s.NameIs("namespace"):
 			r.Namespace = s.String()
 		case s.NameIs("operation"):
-			r.Operation = s.String()
+			r.Operation = s.StringOf("CREATE", "UPDATE", "DELETE", "CONNECT")
 		case s.NameIs("object") && kindSeen && r.Kind.Group == "" && r.Kind.Kind == "Pod":
 			r.Object = mutate.ScanPod(s)
 		case s.NameIs("object"):

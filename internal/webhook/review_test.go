@@ -21,8 +21,8 @@ func FuzzScanReview(f *testing.F) {
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"object":{"spec":{}},"uid":"u","kind":{"kind":"Pod"}}}`))
 	f.Add([]byte(`{"request":null}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		got, ok := scanReview(body)
-		if !ok {
+		got, req := &review{}, &request{}
+		if !scanReview(body, got, req) {
 			return
 		}
 		check := jsontext.Value(body).Clone()
