@@ -41,10 +41,10 @@ func TestParseMapping(t *testing.T) {
 				`mapping key "x/": want`,
 				`mapping key "a/b/c": want`,
 			}},
-		{name: "bad ARN is left out", data: `{"ns/bad": {"RoleARN": "arn:aws:iam::123456789012:user/bob"}, "ns/none": {}, "ns/ok": {"RoleARN": "` + testARN + `"}}`,
+		{name: "bad ARN is left out", data: `{"ns/bad": {"RoleARN": "arn:aws:iam::123456789012:user/deployer"}, "ns/none": {}, "ns/ok": {"RoleARN": "` + testARN + `"}}`,
 			want: map[string]mutate.Identity{"ns/ok": web(testARN)},
 			wantErr: []string{
-				`mapping key "ns/bad": "arn:aws:iam::123456789012:user/bob" is not an IAM role ARN`,
+				`mapping key "ns/bad": "arn:aws:iam::123456789012:user/deployer" is not an IAM role ARN`,
 				`mapping key "ns/none": "" is not an IAM role ARN`,
 			}},
 		{name: "not JSON", data: `ns/app: arn`, wantErr: []string{`mapping ConfigMap key "config" is not a JSON object of "namespace/name": {"RoleARN": ...}: `}},

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -138,9 +139,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	buf.out.Write(appendReview(buf.out.AvailableBuffer(), in.APIVersion, resp))
-	w.Header().Set("Content-Type", "application/json")
+	// With its length announced, an answer of more than net/http's 2 KiB
+	// buffer (any pod with a few containers) is written as is, not chunked.
+	header := w.Header()
+	header["Content-Type"] = jsonContentType
+	header["Content-Length"] = []string{strconv.Itoa(buf.out.Len())}
 	_, _ = w.Write(buf.out.Bytes())
 }
+
+// jsonContentType is the answer's Content-Type header, set without
+// canonicalising the key on every request.
+var jsonContentType = []string{"application/json"}
 
 // isJSON reports whether a Content-Type is application/json, with or
 // without parameters; the API server sends it bare.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -117,7 +118,7 @@ func reviewBody(o reviewOpts) []byte {
 			"subResource": o.subResource,
 			"namespace":   testNS,
 			"operation":   o.operation,
-			"userInfo":    map[string]any{"username": "alice"},
+			"userInfo":    map[string]any{"username": "deployer"},
 			"object":      json.RawMessage(o.object),
 		},
 	})
@@ -497,7 +498,7 @@ func TestHandlerDefaultServiceAccountAndNamespaceFromPod(t *testing.T) {
 }
 
 func TestHandlerInvalidAnnotation(t *testing.T) {
-	h := newHandler(t, serviceAccount(testNS, "app", map[string]string{roleKey: "arn:aws:iam::123456789012:user/bob"}))
+	h := newHandler(t, serviceAccount(testNS, "app", map[string]string{roleKey: "arn:aws:iam::123456789012:user/deployer"}))
 	for i := 1; i <= 2; i++ {
 		out := admit(t, h, reviewOpts{})
 		assertUnchanged(t, out.Response)
@@ -681,4 +682,34 @@ func TestHandlerLookupErrorKeepsAssociation(t *testing.T) {
 	if out.Response.Patch == nil {
 		t.Fatalf("no patch for an associated ServiceAccount during an API outage: %+v", out.Response)
 	}
+}
+
+// An answer bigger than net/http's 2 KiB response buffer carries its length
+// and is not chunked.
+func TestHandlerAnnouncesAnswerLength(t *testing.T) {
+	h := newHandler(t, serviceAccount(testNS, "app", map[string]string{roleKey: testARN}))
+	h.Options.Region = "eu-west-1"
+	containers := make([]string, 8)
+	for i := range containers {
+		containers[i] = fmt.Sprintf(`{"name":"c%d","image":"app"}`, i)
+	}
+	pod := `{"metadata":{"name":"p"},"spec":{"serviceAccountName":"app","containers":[` + strings.Join(containers, ",") + `]}}`
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Post(srv.URL, "application/json", bytes.NewReader(reviewBody(reviewOpts{object: pod})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(body) <= 2048 {
+		t.Fatalf("answer of %d bytes; the test needs one over 2 KiB", len(body))
+	}
+	if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) != 0 {
+		t.Errorf("Content-Length %d, Transfer-Encoding %q for an answer of %d bytes", resp.ContentLength, resp.TransferEncoding, len(body))
+	}
+	decodeResponse(t, resp.StatusCode, resp.Header.Get("Content-Type"), body)
 }
