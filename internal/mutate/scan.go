@@ -9,13 +9,14 @@ import (
 // materialised. Errors are left in s.
 func ScanPod(s *jsonscan.Scanner) Pod {
 	var p Pod
+	var r recent
 	if s.Object() {
 		for s.Next() {
 			switch {
 			case s.NameIs("metadata"):
 				scanMeta(s, &p.Metadata)
 			case s.NameIs("spec"):
-				scanSpec(s, &p.Spec)
+				scanSpec(s, &p.Spec, &r)
 			default:
 				s.Skip()
 			}
@@ -46,7 +47,7 @@ func scanMeta(s *jsonscan.Scanner, m *ObjectMeta) {
 	}
 }
 
-func scanSpec(s *jsonscan.Scanner, spec *PodSpec) {
+func scanSpec(s *jsonscan.Scanner, spec *PodSpec, r *recent) {
 	if !s.Object() {
 		return
 	}
@@ -59,11 +60,11 @@ func scanSpec(s *jsonscan.Scanner, spec *PodSpec) {
 		case s.NameIs("os"):
 			spec.OS = scanOS(s)
 		case s.NameIs("initContainers"):
-			spec.InitContainers = scanContainers(s)
+			spec.InitContainers = scanContainers(s, r)
 		case s.NameIs("containers"):
-			spec.Containers = scanContainers(s)
+			spec.Containers = scanContainers(s, r)
 		case s.NameIs("volumes"):
-			spec.Volumes = scanVolumes(s)
+			spec.Volumes = scanVolumes(s, r)
 		default:
 			s.Skip()
 		}
@@ -88,7 +89,7 @@ func scanOS(s *jsonscan.Scanner) *PodOS {
 // Arrays read as nil for null and as a non-nil empty slice for [], as the
 // reference decoder reads them.
 
-func scanContainers(s *jsonscan.Scanner) []Container {
+func scanContainers(s *jsonscan.Scanner, r *recent) []Container {
 	if !s.Array() {
 		return nil
 	}
@@ -103,7 +104,7 @@ func scanContainers(s *jsonscan.Scanner) []Container {
 				case s.NameIs("env"):
 					c.Env = scanEnv(s)
 				case s.NameIs("volumeMounts"):
-					c.VolumeMounts = scanMounts(s)
+					c.VolumeMounts = scanMounts(s, r)
 				default:
 					s.Skip()
 				}
@@ -145,7 +146,7 @@ func scanEnv(s *jsonscan.Scanner) EnvNames {
 	return env
 }
 
-func scanMounts(s *jsonscan.Scanner) []VolumeMount {
+func scanMounts(s *jsonscan.Scanner, r *recent) []VolumeMount {
 	if !s.Array() {
 		return nil
 	}
@@ -156,9 +157,9 @@ func scanMounts(s *jsonscan.Scanner) []VolumeMount {
 			for s.Next() {
 				switch {
 				case s.NameIs("name"):
-					m.Name = s.String()
+					m.Name = r.read(s)
 				case s.NameIs("mountPath"):
-					m.MountPath = s.String()
+					m.MountPath = r.read(s)
 				case s.NameIs("readOnly"):
 					m.ReadOnly = s.Bool()
 				default:
@@ -171,7 +172,7 @@ func scanMounts(s *jsonscan.Scanner) []VolumeMount {
 	return list
 }
 
-func scanVolumes(s *jsonscan.Scanner) []Volume {
+func scanVolumes(s *jsonscan.Scanner, r *recent) []Volume {
 	if !s.Array() {
 		return nil
 	}
@@ -182,9 +183,9 @@ func scanVolumes(s *jsonscan.Scanner) []Volume {
 			for s.Next() {
 				switch {
 				case s.NameIs("name"):
-					v.Name = s.String()
+					v.Name = r.read(s)
 				case s.NameIs("projected"):
-					v.Projected = scanProjected(s)
+					v.Projected = scanProjected(s, r)
 				default:
 					s.Skip()
 				}
@@ -195,7 +196,7 @@ func scanVolumes(s *jsonscan.Scanner) []Volume {
 	return list
 }
 
-func scanProjected(s *jsonscan.Scanner) *Projected {
+func scanProjected(s *jsonscan.Scanner, r *recent) *Projected {
 	if !s.Object() {
 		return nil
 	}
@@ -215,7 +216,7 @@ func scanProjected(s *jsonscan.Scanner) *Projected {
 			if s.Object() {
 				for s.Next() {
 					if s.NameIs("serviceAccountToken") {
-						src.ServiceAccountToken = scanTokenProjection(s)
+						src.ServiceAccountToken = scanTokenProjection(s, r)
 					} else {
 						s.Skip()
 					}
@@ -227,7 +228,7 @@ func scanProjected(s *jsonscan.Scanner) *Projected {
 	return p
 }
 
-func scanTokenProjection(s *jsonscan.Scanner) *TokenProjection {
+func scanTokenProjection(s *jsonscan.Scanner, r *recent) *TokenProjection {
 	if !s.Object() {
 		return nil
 	}
@@ -235,9 +236,9 @@ func scanTokenProjection(s *jsonscan.Scanner) *TokenProjection {
 	for s.Next() {
 		switch {
 		case s.NameIs("audience"):
-			t.Audience = s.String()
+			t.Audience = r.read(s)
 		case s.NameIs("path"):
-			t.Path = s.String()
+			t.Path = r.read(s)
 		case s.NameIs("expirationSeconds"):
 			t.ExpirationSeconds = nil
 			if !s.IsNull() {
@@ -269,4 +270,29 @@ func scanSelected(s *jsonscan.Scanner, suffixes []string) map[string]string {
 		m[string(s.Name())] = s.String()
 	}
 	return m
+}
+
+// recent remembers the strings a pod's scan copied, so a value the pod
+// repeats (a volume's name in every container that mounts it, a common
+// mount path) is copied once.
+type recent struct {
+	strs [16]string
+	n    int
+}
+
+// read reads a string value like Scanner.String, reusing a remembered
+// copy when there is one.
+func (r *recent) read(s *jsonscan.Scanner) string {
+	t := s.Text()
+	for _, v := range r.strs[:r.n] {
+		if string(t) == v {
+			return v
+		}
+	}
+	v := string(t)
+	if r.n < len(r.strs) {
+		r.strs[r.n] = v
+		r.n++
+	}
+	return v
 }

@@ -27,6 +27,13 @@ func FuzzScanPod(f *testing.F) {
 		`{"spec":{"nodeSelector":{"kubernetes.io/os":"windows","beta.kubernetes.io/os":"windows","zone":"a"},"os":{"name":"windows","other":1}}}`,
 		`{"spec":{"volumes":[{"name":"v","projected":{"sources":[{"serviceAccountToken":{"audience":"a","expirationSeconds":600,"path":"token"}},{"configMap":{"name":"x"}}]}}]}}`,
 		`{"spec":{"volumes":[{"name":"v","projected":{"sources":[{"serviceAccountToken":null}]}},{"name":"w","projected":null}]}}`,
+		// Names and paths repeated across volumes and containers, and more
+		// distinct ones than the scan remembers.
+		`{"spec":{"volumes":[{"name":"v","projected":{"sources":[{"serviceAccountToken":{"audience":"v","path":"v"}}]}}],` +
+			`"containers":[{"name":"a","volumeMounts":[{"name":"v","mountPath":"/p"},{"name":"v","mountPath":"/p"}]},` +
+			`{"name":"b","volumeMounts":[{"name":"1","mountPath":"/1"},{"name":"2","mountPath":"/2"},{"name":"3","mountPath":"/3"},` +
+			`{"name":"4","mountPath":"/4"},{"name":"5","mountPath":"/5"},{"name":"6","mountPath":"/6"},{"name":"7","mountPath":"/7"},` +
+			`{"name":"8","mountPath":"/8"},{"name":"9","mountPath":"/9"},{"name":"1","mountPath":"/9"},{"name":"v","mountPath":"/p"}]}]}}`,
 		` { "spec" : { "containers" : [ { "name" : "a" , "ports" : [ 1 , 2.5e3 , -1 , true , false , null ] } ] } } `,
 	} {
 		f.Add([]byte(raw))
