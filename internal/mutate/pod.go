@@ -50,16 +50,27 @@ func (a Annotations) get(prefix, name string) (string, bool) {
 	return "", false
 }
 
-// NodeSelector is a pod's node selector as the mutation sees it: only the
-// operating system keys.
-type NodeSelector map[string]string
+// NodeSelector is what the mutation reads of a pod's node selector: the
+// operating system it asks for, under the current and the beta label.
+type NodeSelector struct {
+	OS     string // kubernetes.io/os
+	BetaOS string // beta.kubernetes.io/os
+}
+
+// The node labels NodeSelector reads, and the operating systems named the
+// same way in every pod.
+const (
+	labelOS     = "kubernetes.io/os"
+	labelBetaOS = "beta.kubernetes.io/os"
+	osLinux     = "linux"
+	osWindows   = "windows"
+)
 
 // The members of labels, annotations and node selectors that are decoded,
 // by the end of their names (any prefix).
 var (
 	labelSuffixes        = []string{"/skip-pod-identity-webhook"}
 	annotationSuffixes   = []string{"/" + annotationTokenExpiration, "/" + annotationSkipContainers, "/" + annotationSessionName}
-	nodeSelectorSuffixes = []string{"kubernetes.io/os"}
 )
 
 // UnmarshalJSONFrom decodes only the opt-out label.
@@ -76,10 +87,10 @@ func (a *Annotations) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	return err
 }
 
-// UnmarshalJSONFrom decodes only the operating system keys.
+// UnmarshalJSONFrom decodes only the operating system labels.
 func (n *NodeSelector) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	m, err := decodeSelected(dec, nodeSelectorSuffixes...)
-	*n = m
+	m, err := decodeSelected(dec, labelOS)
+	*n = NodeSelector{OS: m[labelOS], BetaOS: m[labelBetaOS]}
 	return err
 }
 
@@ -297,9 +308,8 @@ func (p *Pod) ServiceAccountName() string {
 
 // isWindows reports whether the pod is scheduled to Windows nodes.
 func (p *Pod) isWindows() bool {
-	if p.Spec.OS != nil && p.Spec.OS.Name == "windows" {
+	if p.Spec.OS != nil && p.Spec.OS.Name == osWindows {
 		return true
 	}
-	return p.Spec.NodeSelector["kubernetes.io/os"] == "windows" ||
-		p.Spec.NodeSelector["beta.kubernetes.io/os"] == "windows"
+	return p.Spec.NodeSelector.OS == osWindows || p.Spec.NodeSelector.BetaOS == osWindows
 }

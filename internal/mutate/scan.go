@@ -56,7 +56,7 @@ func scanSpec(s *jsonscan.Scanner, spec *PodSpec, r *recent) {
 		case s.NameIs("serviceAccountName"):
 			spec.ServiceAccountName = s.String()
 		case s.NameIs("nodeSelector"):
-			spec.NodeSelector = scanSelected(s, nodeSelectorSuffixes)
+			spec.NodeSelector = scanNodeSelector(s)
 		case s.NameIs("os"):
 			spec.OS = scanOS(s)
 		case s.NameIs("initContainers"):
@@ -210,7 +210,9 @@ func scanProjected(s *jsonscan.Scanner, r *recent) *Projected {
 		if !s.Array() {
 			continue
 		}
-		p.Sources = []ProjectedSource{}
+		// A pod's projected volumes have up to three sources (the API
+		// access volume: token, CA and namespace).
+		p.Sources = make([]ProjectedSource, 0, 3)
 		for s.More() {
 			var src ProjectedSource
 			if s.Object() {
@@ -250,6 +252,27 @@ func scanTokenProjection(s *jsonscan.Scanner, r *recent) *TokenProjection {
 		}
 	}
 	return t
+}
+
+// scanNodeSelector reads the operating system labels of a node selector.
+func scanNodeSelector(s *jsonscan.Scanner) NodeSelector {
+	var n NodeSelector
+	if !s.Object() {
+		return n
+	}
+	for s.Next() {
+		switch {
+		case s.NameIs(labelOS):
+			n.OS = s.StringOf(osLinux, osWindows)
+		case s.NameIs(labelBetaOS):
+			n.BetaOS = s.StringOf(osLinux, osWindows)
+		case s.NameHasSuffix(labelOS):
+			s.Text() // read for its errors only, as the reference decoder does
+		default:
+			s.Skip()
+		}
+	}
+	return n
 }
 
 // scanSelected reads an object of strings, keeping members whose name ends

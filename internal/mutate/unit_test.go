@@ -195,9 +195,9 @@ func TestIsWindows(t *testing.T) {
 		want bool
 	}{
 		{"nothing", PodSpec{}, false},
-		{"linux node selector", PodSpec{NodeSelector: map[string]string{"kubernetes.io/os": "linux"}}, false},
-		{"windows node selector", PodSpec{NodeSelector: map[string]string{"kubernetes.io/os": "windows"}}, true},
-		{"beta windows node selector", PodSpec{NodeSelector: map[string]string{"beta.kubernetes.io/os": "windows"}}, true},
+		{"linux node selector", PodSpec{NodeSelector: NodeSelector{OS: "linux"}}, false},
+		{"windows node selector", PodSpec{NodeSelector: NodeSelector{OS: "windows"}}, true},
+		{"beta windows node selector", PodSpec{NodeSelector: NodeSelector{BetaOS: "windows"}}, true},
 		{"os linux", PodSpec{OS: &PodOS{Name: "linux"}}, false},
 		{"os windows", PodSpec{OS: &PodOS{Name: "windows"}}, true},
 	} {

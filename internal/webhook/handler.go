@@ -262,7 +262,9 @@ func (h *Handler) admit(ctx context.Context, req *request, resp *response, buf *
 	buf.patch = result.Patch
 	resp.Patch, resp.PatchType = result.Patch, "JSONPatch"
 	h.Metrics.mutations.WithLabelValues(string(res.Identity.Mode), string(res.Source)).Inc()
-	log(slog.LevelDebug, "pod mutated", "mode", res.Identity.Mode, "source", res.Source, "role", res.Identity.RoleARN)
+	if h.Log.Enabled(ctx, slog.LevelDebug) { // the arguments alone would allocate
+		log(slog.LevelDebug, "pod mutated", "mode", res.Identity.Mode, "source", res.Source, "role", res.Identity.RoleARN)
+	}
 	return outcomeMutated
 }
 
