@@ -69,8 +69,8 @@ const (
 // The members of labels, annotations and node selectors that are decoded,
 // by the end of their names (any prefix).
 var (
-	labelSuffixes        = []string{"/skip-pod-identity-webhook"}
-	annotationSuffixes   = []string{"/" + annotationTokenExpiration, "/" + annotationSkipContainers, "/" + annotationSessionName}
+	labelSuffixes      = []string{"/skip-pod-identity-webhook"}
+	annotationSuffixes = []string{"/" + annotationTokenExpiration, "/" + annotationSkipContainers, "/" + annotationSessionName}
 )
 
 // UnmarshalJSONFrom decodes only the opt-out label.
