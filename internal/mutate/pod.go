@@ -66,7 +66,7 @@ const (
 	osWindows   = "windows"
 )
 
-// The members of labels, annotations and node selectors that are decoded,
+// The members of labels and annotations that are decoded,
 // by the end of their names (any prefix).
 var (
 	labelSuffixes      = []string{"/skip-pod-identity-webhook"}
