@@ -20,7 +20,8 @@ import (
 // scanner; FuzzScanPod holds the scanner to the reference decoder.
 func decodePod(raw []byte) (mutate.Pod, error) {
 	s := jsonscan.New(raw)
-	pod := mutate.ScanPod(s)
+	var pod mutate.Pod
+	mutate.ScanPod(s, &pod)
 	if err := s.End(); err != nil {
 		return mutate.Pod{}, err
 	}

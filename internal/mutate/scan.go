@@ -4,11 +4,13 @@ import (
 	"github.com/irsa-dev/irsa/internal/jsonscan"
 )
 
-// ScanPod reads the pod at s, the fast equivalent of DecodePod: the same
-// fields, the same selection of labels and annotations, nothing else
-// materialised. Errors are left in s.
-func ScanPod(s *jsonscan.Scanner) Pod {
-	var p Pod
+// ScanPod reads the pod at s into p, the fast equivalent of DecodePod: the
+// same fields, the same selection of labels and annotations, nothing else
+// materialised. The memory of p's lists is reused for the new pod's (see
+// Recycle); nothing else of what p held survives. Errors are left in s.
+func ScanPod(s *jsonscan.Scanner, p *Pod) {
+	old := p.Spec
+	*p = Pod{}
 	var r recent
 	if s.Object() {
 		for s.Next() {
@@ -16,13 +18,22 @@ func ScanPod(s *jsonscan.Scanner) Pod {
 			case s.NameIs("metadata"):
 				scanMeta(s, &p.Metadata)
 			case s.NameIs("spec"):
-				scanSpec(s, &p.Spec, &r)
+				scanSpec(s, &p.Spec, &old, &r)
 			default:
 				s.Skip()
 			}
 		}
 	}
-	return p
+}
+
+// Recycle empties p but keeps the memory of its lists for the next
+// ScanPod into it: a webhook scans every pod into the same Pod.
+func (p *Pod) Recycle() {
+	*p = Pod{Spec: PodSpec{
+		InitContainers: p.Spec.InitContainers[:0],
+		Containers:     p.Spec.Containers[:0],
+		Volumes:        p.Spec.Volumes[:0],
+	}}
 }
 
 func scanMeta(s *jsonscan.Scanner, m *ObjectMeta) {
@@ -47,7 +58,8 @@ func scanMeta(s *jsonscan.Scanner, m *ObjectMeta) {
 	}
 }
 
-func scanSpec(s *jsonscan.Scanner, spec *PodSpec, r *recent) {
+// scanSpec reads a pod spec into spec, reusing the lists of old.
+func scanSpec(s *jsonscan.Scanner, spec, old *PodSpec, r *recent) {
 	if !s.Object() {
 		return
 	}
@@ -60,11 +72,11 @@ func scanSpec(s *jsonscan.Scanner, spec *PodSpec, r *recent) {
 		case s.NameIs("os"):
 			spec.OS = scanOS(s)
 		case s.NameIs("initContainers"):
-			spec.InitContainers = scanContainers(s, r)
+			spec.InitContainers = scanContainers(s, r, old.InitContainers)
 		case s.NameIs("containers"):
-			spec.Containers = scanContainers(s, r)
+			spec.Containers = scanContainers(s, r, old.Containers)
 		case s.NameIs("volumes"):
-			spec.Volumes = scanVolumes(s, r)
+			spec.Volumes = scanVolumes(s, r, old.Volumes)
 		default:
 			s.Skip()
 		}
@@ -87,14 +99,22 @@ func scanOS(s *jsonscan.Scanner) *PodOS {
 }
 
 // Arrays read as nil for null and as a non-nil empty slice for [], as the
-// reference decoder reads them.
+// reference decoder reads them. The lists are built in the memory of the
+// previous pod's (reuse), when it had them.
 
-func scanContainers(s *jsonscan.Scanner, r *recent) []Container {
+func scanContainers(s *jsonscan.Scanner, r *recent, reuse []Container) []Container {
 	if !s.Array() {
 		return nil
 	}
-	list := make([]Container, 0, 4)
+	list := reuse[:0]
+	if list == nil {
+		list = make([]Container, 0, 4)
+	}
 	for s.More() {
+		var mounts []VolumeMount
+		if n := len(list); n < cap(list) {
+			mounts = list[:n+1][n].VolumeMounts[:0]
+		}
 		var c Container
 		if s.Object() {
 			for s.Next() {
@@ -104,7 +124,7 @@ func scanContainers(s *jsonscan.Scanner, r *recent) []Container {
 				case s.NameIs("env"):
 					c.Env = scanEnv(s)
 				case s.NameIs("volumeMounts"):
-					c.VolumeMounts = scanMounts(s, r)
+					c.VolumeMounts = scanMounts(s, r, mounts)
 				default:
 					s.Skip()
 				}
@@ -146,11 +166,14 @@ func scanEnv(s *jsonscan.Scanner) EnvNames {
 	return env
 }
 
-func scanMounts(s *jsonscan.Scanner, r *recent) []VolumeMount {
+func scanMounts(s *jsonscan.Scanner, r *recent, reuse []VolumeMount) []VolumeMount {
 	if !s.Array() {
 		return nil
 	}
-	list := make([]VolumeMount, 0, 4)
+	list := reuse[:0]
+	if list == nil {
+		list = make([]VolumeMount, 0, 4)
+	}
 	for s.More() {
 		var m VolumeMount
 		if s.Object() {
@@ -172,11 +195,14 @@ func scanMounts(s *jsonscan.Scanner, r *recent) []VolumeMount {
 	return list
 }
 
-func scanVolumes(s *jsonscan.Scanner, r *recent) []Volume {
+func scanVolumes(s *jsonscan.Scanner, r *recent, reuse []Volume) []Volume {
 	if !s.Array() {
 		return nil
 	}
-	list := make([]Volume, 0, 4)
+	list := reuse[:0]
+	if list == nil {
+		list = make([]Volume, 0, 4)
+	}
 	for s.More() {
 		var v Volume
 		if s.Object() {

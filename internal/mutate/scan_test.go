@@ -49,13 +49,44 @@ func FuzzScanPod(f *testing.F) {
 		if err := json.Unmarshal(raw, &want, mutate.DecodeOptions); err != nil {
 			t.Skip()
 		}
+		var fresh mutate.Pod
 		s := jsonscan.New(raw)
-		got := mutate.ScanPod(s)
+		mutate.ScanPod(s, &fresh)
 		if err := s.End(); err != nil {
 			t.Fatalf("scanner rejected what the decoder accepts: %v\n%s", err, raw)
 		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("scanner read\n%#v\ndecoder read\n%#v\nfrom %s", got, want, raw)
+		if !reflect.DeepEqual(fresh, want) {
+			t.Fatalf("scanner read\n%#v\ndecoder read\n%#v\nfrom %s", fresh, want, raw)
+		}
+		// The same, scanned into a Pod the handler recycled after a
+		// pod with more of everything.
+		recycled := scanned(t, busyPod)
+		recycled.Recycle()
+		mutate.ScanPod(jsonscan.New(raw), &recycled)
+		if !reflect.DeepEqual(recycled, want) {
+			t.Fatalf("scanner read into a recycled pod\n%#v\ndecoder read\n%#v\nfrom %s", recycled, want, raw)
 		}
 	})
+}
+
+// busyPod has more containers, mounts, env and volumes than the fuzzer's
+// seeds, to be recycled before scanning them.
+const busyPod = `{"spec":{
+	"initContainers":[{"name":"i","volumeMounts":[{"name":"a","mountPath":"/a"},{"name":"b","mountPath":"/b"}]}],
+	"containers":[
+		{"name":"x","env":[{"name":"AWS_REGION"}],"volumeMounts":[{"name":"a","mountPath":"/a","readOnly":true},{"name":"b","mountPath":"/b"},{"name":"c","mountPath":"/c"}]},
+		{"name":"y","volumeMounts":[{"name":"a","mountPath":"/a"}]},
+		{"name":"z","env":[{"name":"AWS_ROLE_ARN"}],"volumeMounts":[]},
+		{"name":"w"}],
+	"volumes":[{"name":"a","projected":{"sources":[{"serviceAccountToken":{"path":"t"}}]}},{"name":"b"},{"name":"c"},{"name":"d"},{"name":"e"}]}}`
+
+func scanned(t *testing.T, raw string) mutate.Pod {
+	t.Helper()
+	var p mutate.Pod
+	s := jsonscan.New([]byte(raw))
+	mutate.ScanPod(s, &p)
+	if err := s.End(); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

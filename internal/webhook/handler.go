@@ -60,8 +60,10 @@ func (b *buffers) release() {
 	b.body.Reset()
 	b.patch = b.patch[:0]
 	b.out.Reset()
-	// Nothing of the last request is kept alive.
-	b.review, b.request = review{}, request{}
+	// Nothing of the last request is kept alive but the memory of its pod's
+	// lists.
+	b.review = review{}
+	b.request.reset()
 	// Buffers far above the usual size are not kept, so one huge pod does
 	// not pin its memory.
 	const keep = 1 << 20

@@ -36,6 +36,13 @@ type request struct {
 	objectErr error
 }
 
+// reset empties r, keeping the memory of its pod's lists for the next scan.
+func (r *request) reset() {
+	pod := r.Object
+	pod.Recycle()
+	*r = request{Object: pod}
+}
+
 // rawReview is the envelope alone, read when the object does not decode as
 // a pod, so the answer can still carry the request's uid.
 type rawReview struct {
@@ -105,7 +112,8 @@ func scanReviewSafely(body []byte, in *review, req *request) (ok bool) {
 // and explains what is wrong. The review is read into in, and its request,
 // if any, into req: the handler recycles both.
 func scanReview(body []byte, in *review, req *request) bool {
-	*in, *req = review{}, request{}
+	*in = review{}
+	req.reset()
 	complete := true
 	s := jsonscan.New(body)
 	if s.Object() {
@@ -159,7 +167,7 @@ func scanRequest(s *jsonscan.Scanner, r *request) bool {
 		case s.NameIs("operation"):
 			r.Operation = s.StringOf("CREATE", "UPDATE", "DELETE", "CONNECT")
 		case s.NameIs("object") && kindSeen && r.Kind.Group == "" && r.Kind.Kind == "Pod":
-			r.Object = mutate.ScanPod(s)
+			mutate.ScanPod(s, &r.Object)
 		case s.NameIs("object"):
 			complete = complete && kindSeen
 			s.Skip()
