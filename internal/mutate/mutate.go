@@ -205,11 +205,41 @@ type plan struct {
 	expiration int64
 	// env holds groups of variables: a group is added whole, and only when
 	// the container sets none of its variables, so a container's own region
-	// or credentials are never mixed with injected ones.
-	env [][]EnvVar
+	// or credentials are never mixed with injected ones. They are held in
+	// arrays, as a plan is made for every pod.
+	env    [maxEnvGroups]envGroup
+	groups int
 	// cleanMountPath is mountPath cleaned, to compare mounts with.
 	cleanMountPath string
 }
+
+// The most groups a plan has (credentials, session name, regional STS,
+// region), and the most variables in a group.
+const (
+	maxEnvGroups = 4
+	maxGroupEnv  = 2
+)
+
+// envGroup is one group of a plan's variables.
+type envGroup struct {
+	vars [maxGroupEnv]EnvVar
+	n    int
+}
+
+// addEnv adds a group of variables to the plan.
+func (p *plan) addEnv(vars ...EnvVar) {
+	g := &p.env[p.groups]
+	g.n = copy(g.vars[:], vars)
+	p.groups++
+}
+
+// envGroups returns the plan's groups of variables.
+func (p *plan) envGroups() []envGroup { return p.env[:p.groups] }
+
+// podNameEnv is where AWS_ROLE_SESSION_NAME comes from: the kubelet
+// resolves it when it starts the container, so a name the API server has
+// yet to generate is no matter.
+var podNameEnv = &EnvVarSource{FieldRef: ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.name"}}
 
 // mount is the token's mount in every container.
 func (p *plan) mount() VolumeMount {
@@ -341,10 +371,10 @@ func newPlan(pod *Pod, id Identity, opts Options, res *Result) plan {
 			audience:  opts.ContainerCredentialsAudience,
 		}
 		p.expiration = tokenExpiration(pod, id, opts, res)
-		p.env = [][]EnvVar{{
-			{Name: EnvContainerCredentialsURI, Value: opts.ContainerCredentialsFullURI},
-			{Name: EnvContainerAuthorizationFile, Value: tokenPath(p.mountPath, p.tokenFile, windows)},
-		}}
+		p.addEnv(
+			EnvVar{Name: EnvContainerCredentialsURI, Value: opts.ContainerCredentialsFullURI},
+			EnvVar{Name: EnvContainerAuthorizationFile, Value: tokenPath(p.mountPath, p.tokenFile, windows)},
+		)
 	} else {
 		p = plan{
 			volume:    VolumeName,
@@ -356,16 +386,12 @@ func newPlan(pod *Pod, id Identity, opts Options, res *Result) plan {
 			p.audience = id.Audience
 		}
 		p.expiration = tokenExpiration(pod, id, opts, res)
-		p.env = [][]EnvVar{{
-			{Name: EnvRoleARN, Value: id.RoleARN},
-			{Name: EnvWebIdentityTokenFile, Value: tokenPath(p.mountPath, p.tokenFile, windows)},
-		}}
+		p.addEnv(
+			EnvVar{Name: EnvRoleARN, Value: id.RoleARN},
+			EnvVar{Name: EnvWebIdentityTokenFile, Value: tokenPath(p.mountPath, p.tokenFile, windows)},
+		)
 		if sessionNameFromPod(pod, id, opts, res) {
-			// The kubelet resolves the name when it starts the container,
-			// so a name the API server has yet to generate is no matter.
-			p.env = append(p.env, []EnvVar{{Name: EnvRoleSessionName, ValueFrom: &EnvVarSource{
-				FieldRef: ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.name"},
-			}}})
+			p.addEnv(EnvVar{Name: EnvRoleSessionName, ValueFrom: podNameEnv})
 		}
 	}
 	regional := opts.RegionalSTS
@@ -373,13 +399,13 @@ func newPlan(pod *Pod, id Identity, opts Options, res *Result) plan {
 		regional = *id.RegionalSTS
 	}
 	if regional {
-		p.env = append(p.env, []EnvVar{{Name: EnvSTSRegionalEndpoints, Value: "regional"}})
+		p.addEnv(EnvVar{Name: EnvSTSRegionalEndpoints, Value: "regional"})
 	}
 	if opts.Region != "" {
-		p.env = append(p.env, []EnvVar{
-			{Name: EnvDefaultRegion, Value: opts.Region},
-			{Name: EnvRegion, Value: opts.Region},
-		})
+		p.addEnv(
+			EnvVar{Name: EnvDefaultRegion, Value: opts.Region},
+			EnvVar{Name: EnvRegion, Value: opts.Region},
+		)
 	}
 	p.cleanMountPath = path.Clean(p.mountPath)
 	return p
@@ -498,7 +524,8 @@ func containerOps(w *patch, field string, index int, c *Container, p *plan) stri
 	// A container without env gets one array of every variable; one with
 	// env gets an append per missing variable.
 	first := true
-	for _, group := range p.env {
+	for _, g := range p.envGroups() {
+		group := g.vars[:g.n]
 		if hasAnyEnv(c, group) {
 			continue
 		}
