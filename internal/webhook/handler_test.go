@@ -637,15 +637,7 @@ func TestHandlerSurvivesPanic(t *testing.T) {
 
 	send := func(o reviewOpts) admissionAnswer {
 		t.Helper()
-		resp, err := srv.Client().Post(srv.URL+"/mutate", "application/json", bytes.NewReader(reviewBody(o)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp, body := postHTTP(t, srv, reviewBody(o))
 		return decodeResponse(t, resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
 
@@ -696,7 +688,21 @@ func TestHandlerAnnouncesAnswerLength(t *testing.T) {
 	pod := `{"metadata":{"name":"p"},"spec":{"serviceAccountName":"app","containers":[` + strings.Join(containers, ",") + `]}}`
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	resp, err := http.Post(srv.URL, "application/json", bytes.NewReader(reviewBody(reviewOpts{object: pod})))
+	resp, body := postHTTP(t, srv, reviewBody(reviewOpts{object: pod}))
+	if len(body) <= 2048 {
+		t.Fatalf("answer of %d bytes; the test needs one over 2 KiB", len(body))
+	}
+	if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) != 0 {
+		t.Errorf("Content-Length %d, Transfer-Encoding %q for an answer of %d bytes", resp.ContentLength, resp.TransferEncoding, len(body))
+	}
+	decodeResponse(t, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+}
+
+// postHTTP sends an AdmissionReview to srv over HTTP and returns the answer
+// with its body read.
+func postHTTP(t *testing.T, srv *httptest.Server, review []byte) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := srv.Client().Post(srv.URL+"/mutate", "application/json", bytes.NewReader(review))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -705,11 +711,5 @@ func TestHandlerAnnouncesAnswerLength(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(body) <= 2048 {
-		t.Fatalf("answer of %d bytes; the test needs one over 2 KiB", len(body))
-	}
-	if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) != 0 {
-		t.Errorf("Content-Length %d, Transfer-Encoding %q for an answer of %d bytes", resp.ContentLength, resp.TransferEncoding, len(body))
-	}
-	decodeResponse(t, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	return resp, body
 }
