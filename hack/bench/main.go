@@ -66,8 +66,8 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.irsa, "irsa", "bin/irsa", "our webhook binary, built by make build")
 	fs.IntVar(&cfg.concurrency, "concurrency", 8, "requests in flight, each on its own keep-alive connection")
 	fs.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "load on each server before measuring")
-	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "measured load per server per round")
-	fs.IntVar(&cfg.rounds, "rounds", 3, "rounds, each ours then floor, to cancel drift")
+	fs.DurationVar(&cfg.duration, "duration", 3*time.Second, "measured load per server per round")
+	fs.IntVar(&cfg.rounds, "rounds", 6, "rounds, alternately ours then floor and floor then ours, to cancel drift")
 	fs.IntVar(&cfg.serviceAccounts, "service-accounts", 100000, "ServiceAccounts in the cluster for the memory figure")
 	fs.BoolVar(&cfg.skipMemory, "skip-memory", false, "skip the memory figure")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write our webhook's CPU profile during the first round to this file")
@@ -86,6 +86,9 @@ func parseFlags(args []string) (config, error) {
 	}
 	if cfg.duration <= 0 {
 		errs = append(errs, errors.New("-duration: must be positive"))
+	}
+	if cfg.cpuProfile != "" && cfg.duration < 2*time.Second {
+		errs = append(errs, errors.New("-cpuprofile: needs a -duration of at least 2s (it profiles for a second less)"))
 	}
 	if cfg.rounds < 1 {
 		errs = append(errs, errors.New("-rounds: must be at least 1"))
@@ -190,7 +193,14 @@ func compare(ctx context.Context, cfg config, s *servers, res *results) error {
 	}
 	for round := range cfg.rounds {
 		var pair [2]tally
-		for i, tg := range targets {
+		// Odd rounds load the floor first, so drift within a round
+		// favours neither server.
+		order := []int{0, 1}
+		if round%2 == 1 {
+			order = []int{1, 0}
+		}
+		for _, i := range order {
+			tg := targets[i]
 			var profiled chan error
 			if round == 0 && i == 0 && cfg.cpuProfile != "" {
 				profiled = make(chan error, 1)
