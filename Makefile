@@ -3,6 +3,7 @@
 #   make demo    the whole chain on a local cluster this machine builds and runs
 #   make test    unit and end-to-end tests (a real kube-apiserver and etcd)
 #   make bench   our webhook against a minimal floor webhook, side by side
+#   make pgo     a fresh profile for profile-guided optimisation
 
 GO      ?= go
 # kustomize (which renders deploy/ for `irsa setup`) links Go's plugin
@@ -13,7 +14,7 @@ export GOFLAGS += -tags=kustomize_disable_go_plugin_support
 BIN     := bin
 TESTBIN := $(BIN)/testbin
 
-.PHONY: all build testbin test unit e2e bench demo fuzz lint clean
+.PHONY: all build testbin test unit e2e bench pgo demo fuzz lint clean
 
 all: build
 
@@ -40,6 +41,12 @@ fuzz:
 
 bench: testbin build
 	$(GO) run ./hack/bench
+
+# The compiler optimises irsa with cmd/irsa/default.pgo (profile-guided
+# optimisation): our webhook's CPU profile under the bench's load. This
+# takes a fresh one; commit it when the request path changes.
+pgo: testbin build
+	$(GO) run ./hack/bench -skip-memory -rounds 1 -duration 12s -cpuprofile cmd/irsa/default.pgo
 
 demo: testbin build
 	$(BIN)/irsa demo
