@@ -8,7 +8,9 @@
 // separators) and that skipped brackets match, but not the separators
 // inside skipped values nor the grammar of numbers and literals: callers
 // feed it documents the API server produced, and fall back to a full
-// decoder, which explains what is wrong, whenever it reports an error.
+// decoder, which explains what is wrong, whenever it reports an error. It
+// also reports values nested more than 64 deep inside a skipped one, so the
+// full decoder reads those too.
 package jsonscan
 
 import (

@@ -3,6 +3,7 @@ package jsonscan
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -177,5 +178,22 @@ func TestStringOfReturnsKnownValuesWithoutAllocating(t *testing.T) {
 	doc = []byte(`["CREATE","UPDATE",null]`)
 	if allocs := testing.AllocsPerRun(100, read); allocs != 0 {
 		t.Errorf("%v allocations reading known values", allocs)
+	}
+}
+
+// A skipped value nested deeper than the scanner tracks is an error, for
+// the caller's reference decoder to read; one level less is skipped.
+func TestSkipDepth(t *testing.T) {
+	nested := func(depth int) string {
+		return `{"skip":` + strings.Repeat("[", depth) + strings.Repeat("]", depth) + `,"after":"ok"}`
+	}
+	if got, err := collect(nested(maxSkipDepth)); err != nil || got["after"] != "ok" {
+		t.Errorf("depth %d: %v, %v", maxSkipDepth, got, err)
+	}
+	if _, err := collect(nested(maxSkipDepth + 1)); !errors.Is(err, ErrSyntax) {
+		t.Errorf("depth %d: err = %v, want ErrSyntax", maxSkipDepth+1, err)
+	}
+	if _, err := collect(`{"skip":[{]}]}`); !errors.Is(err, ErrSyntax) {
+		t.Errorf("mismatched brackets: err = %v", err)
 	}
 }

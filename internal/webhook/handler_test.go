@@ -713,3 +713,19 @@ func postHTTP(t *testing.T, srv *httptest.Server, review []byte) (*http.Response
 	}
 	return resp, body
 }
+
+// A pod the scanner reports as nested too deeply is read by the reference
+// decoder, and mutated all the same.
+func TestHandlerDeeplyNestedPodFallsBack(t *testing.T) {
+	h := newHandler(t, serviceAccount(testNS, "app", map[string]string{roleKey: testARN}))
+	deep := strings.Repeat("[", 100) + strings.Repeat("]", 100)
+	pod := strings.Replace(testPod, `"spec": {`, `"spec": {"x-future-field": `+deep+`,`, 1)
+	if scanReview(reviewBody(reviewOpts{object: pod}), &review{}, &request{}) {
+		t.Fatal("the scanner read the pod; the test needs one it leaves to the decoder")
+	}
+	out := admit(t, h, reviewOpts{object: pod})
+	raw := patched(t, pod, out.Response)
+	if c := typedPod(t, raw).Spec.Containers[0]; env(c)["AWS_ROLE_ARN"] != testARN {
+		t.Errorf("container env %v, want the role", env(c))
+	}
+}
