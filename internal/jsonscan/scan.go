@@ -9,8 +9,8 @@
 // inside skipped values nor the grammar of numbers and literals: callers
 // feed it documents the API server produced, and fall back to a full
 // decoder, which explains what is wrong, whenever it reports an error. It
-// also reports values nested more than 64 deep inside a skipped one, so the
-// full decoder reads those too.
+// also reports a skipped value nested more than 64 brackets deep (counting
+// its own), so the full decoder reads those too.
 package jsonscan
 
 import (
@@ -218,6 +218,7 @@ func (s *Scanner) Text() []byte {
 // text reads a string and returns it unquoted, aliasing data when it has no
 // escapes.
 func (s *Scanner) text() []byte {
+	s.peek() // the string starts after any whitespace
 	start := s.pos
 	inner, escaped := s.str()
 	if !escaped || s.err != nil {

@@ -34,6 +34,7 @@ func TestScannerReadsAndSkips(t *testing.T) {
 		{` { "a" : "x" , "b":"y" } `, map[string]string{"a": "x", "b": "y"}},
 		{`{"quote":"a\"b","backslash":"c\\","both":"\\\"d"}`, map[string]string{"quote": `a"b`, "backslash": `c\`, "both": `\"d`}},
 		{`{"unicode":"\u00e9\ud83d\ude00","n\u0061me":"escaped name"}`, map[string]string{"unicode": "é😀", "name": "escaped name"}},
+		{"{\"a\":\"x\", \"n\\u0061me\":\"y\",\n\t\"q\\\"\" : \"z\"}", map[string]string{"a": "x", "name": "y", `q"`: "z"}},
 		{`{"skip":{"nested":["]","}",{"deep":[1,2,{"x":"\"}"}]}]},"after":"ok"}`, map[string]string{"after": "ok"}},
 		{`{"n":-1.5e+10,"t":true,"f":false,"z":null,"s":"v"}`, map[string]string{"s": "v"}},
 	}

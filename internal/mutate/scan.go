@@ -26,14 +26,30 @@ func ScanPod(s *jsonscan.Scanner, p *Pod) {
 	}
 }
 
-// Recycle empties p but keeps the memory of its lists for the next
-// ScanPod into it: a webhook scans every pod into the same Pod.
+// Recycle empties p but keeps the memory of its lists (containers, their
+// mounts, volumes) for the next ScanPod into it: a webhook scans every pod
+// into the same Pod. Nothing the lists held stays reachable.
 func (p *Pod) Recycle() {
 	*p = Pod{Spec: PodSpec{
-		InitContainers: p.Spec.InitContainers[:0],
-		Containers:     p.Spec.Containers[:0],
-		Volumes:        p.Spec.Volumes[:0],
+		InitContainers: recycleContainers(p.Spec.InitContainers),
+		Containers:     recycleContainers(p.Spec.Containers),
+		Volumes:        clearList(p.Spec.Volumes),
 	}}
+}
+
+// recycleContainers empties list, keeping each slot's mount list memory.
+func recycleContainers(list []Container) []Container {
+	list = list[:cap(list)]
+	for i := range list {
+		list[i] = Container{VolumeMounts: clearList(list[i].VolumeMounts)}
+	}
+	return list[:0]
+}
+
+// clearList empties list and zeroes its memory, keeping it for reuse.
+func clearList[T any](list []T) []T {
+	clear(list[:cap(list)])
+	return list[:0]
 }
 
 func scanMeta(s *jsonscan.Scanner, m *ObjectMeta) {
@@ -293,7 +309,7 @@ func scanNodeSelector(s *jsonscan.Scanner) NodeSelector {
 		case s.NameIs(labelBetaOS):
 			n.BetaOS = s.StringOf(osLinux, osWindows)
 		case s.NameHasSuffix(labelOS):
-			s.Text() // read for its errors only, as the reference decoder does
+			s.Text() // read for its errors only: it must be a string (or null)
 		default:
 			s.Skip()
 		}

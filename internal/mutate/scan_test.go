@@ -34,6 +34,7 @@ func FuzzScanPod(f *testing.F) {
 			`{"name":"b","volumeMounts":[{"name":"1","mountPath":"/1"},{"name":"2","mountPath":"/2"},{"name":"3","mountPath":"/3"},` +
 			`{"name":"4","mountPath":"/4"},{"name":"5","mountPath":"/5"},{"name":"6","mountPath":"/6"},{"name":"7","mountPath":"/7"},` +
 			`{"name":"8","mountPath":"/8"},{"name":"9","mountPath":"/9"},{"name":"1","mountPath":"/9"},{"name":"v","mountPath":"/p"}]}]}}`,
+		"{\"metadata\": {\"name\": \"p\", \"annot\\u0061tions\": {\"eks.amazonaws.com/skip-containers\": \"a\"}}}",
 		` { "spec" : { "containers" : [ { "name" : "a" , "ports" : [ 1 , 2.5e3 , -1 , true , false , null ] } ] } } `,
 	} {
 		f.Add([]byte(raw))
@@ -89,4 +90,32 @@ func scanned(t *testing.T, raw string) mutate.Pod {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// Recycle keeps the lists' memory but nothing they held.
+func TestRecycleKeepsNothing(t *testing.T) {
+	p := scanned(t, busyPod)
+	containers, mounts := p.Spec.Containers, p.Spec.Containers[0].VolumeMounts
+	p.Recycle()
+	if len(p.Spec.Containers) != 0 || cap(p.Spec.Containers) != cap(containers) {
+		t.Fatalf("containers len %d cap %d, want 0 and %d", len(p.Spec.Containers), cap(p.Spec.Containers), cap(containers))
+	}
+	for i, c := range containers[:cap(containers)] {
+		if c.Name != "" || c.Env.Len != 0 || c.Env.Injected != nil || len(c.VolumeMounts) != 0 {
+			t.Errorf("container slot %d still holds %+v", i, c)
+		}
+	}
+	for i, m := range mounts[:cap(mounts)] {
+		if m != (mutate.VolumeMount{}) {
+			t.Errorf("mount slot %d still holds %+v", i, m)
+		}
+	}
+	if cap(p.Spec.Containers[:1][0].VolumeMounts) != cap(mounts) {
+		t.Error("the first container's mount list memory was not kept")
+	}
+	for i, v := range p.Spec.Volumes[:cap(p.Spec.Volumes)] {
+		if v.Name != "" || v.Projected != nil {
+			t.Errorf("volume slot %d still holds %+v", i, v)
+		}
+	}
 }
