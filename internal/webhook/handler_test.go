@@ -729,3 +729,34 @@ func TestHandlerDeeplyNestedPodFallsBack(t *testing.T) {
 		t.Errorf("container env %v, want the role", env(c))
 	}
 }
+
+// The buffers and the pod memory recycled between requests carry nothing
+// from one answer into the next: a small pod is answered the same before
+// and after a big one, and so is the big one.
+func TestHandlerAnswersDoNotDependOnEarlierRequests(t *testing.T) {
+	h := newHandler(t, serviceAccount(testNS, "app", map[string]string{roleKey: testARN}))
+	var containers []string
+	for i := range 6 {
+		containers = append(containers, fmt.Sprintf(
+			`{"name":"c%d","env":[{"name":"AWS_REGION","value":"x"}],"volumeMounts":[{"name":"v%d","mountPath":"/v%d"},{"name":"w","mountPath":"/w"}]}`, i, i, i))
+	}
+	big := `{"metadata":{"name":"big","annotations":{"eks.amazonaws.com/skip-containers":"c1"}},"spec":{"serviceAccountName":"app",` +
+		`"volumes":[{"name":"w","emptyDir":{}},{"name":"aws-iam-token","projected":{"sources":[{"serviceAccountToken":{"audience":"sts.amazonaws.com","path":"token"}}]}}],` +
+		`"nodeSelector":{"kubernetes.io/os":"windows"},"containers":[` + strings.Join(containers, ",") + `]}}`
+	small := testPod
+	answer := func(pod string) string {
+		w := post(h, "application/json", reviewBody(reviewOpts{object: pod}))
+		return w.Body.String()
+	}
+	// The pool hands buffers out in no set order; enough rounds make each
+	// request meet buffers the other kind used.
+	wantSmall, wantBig := answer(small), answer(big)
+	for range 2 * cap(scratch) {
+		if got := answer(big); got != wantBig {
+			t.Fatalf("big pod answered\n%s\nafter other requests, first\n%s", got, wantBig)
+		}
+		if got := answer(small); got != wantSmall {
+			t.Fatalf("small pod answered\n%s\nafter a big one, first\n%s", got, wantSmall)
+		}
+	}
+}
