@@ -121,15 +121,8 @@ func TestSetupTwice(t *testing.T) {
 	}
 
 	// The webhook is registered with the CA of the certificate in its Secret.
-	secret, err := cluster.Client.CoreV1().Secrets(deploy.Namespace).Get(ctx, deploy.TLSSecret, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mwc, err := cluster.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, deploy.WebhookCfg, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(mwc.Webhooks[0].ClientConfig.CABundle, secret.Data["ca.crt"]) || len(secret.Data["tls.key"]) == 0 {
+	secret, bundle := webhookTLS(t)
+	if !bytes.Equal(bundle, secret.Data["ca.crt"]) || len(secret.Data["tls.key"]) == 0 {
 		t.Error("the webhook configuration's caBundle is not the CA of the serving certificate")
 	}
 	if _, err := cluster.Client.AppsV1().Deployments(deploy.Namespace).Get(ctx, deploy.Name, metav1.GetOptions{}); err != nil {
@@ -437,29 +430,17 @@ func TestSelfSignedRenewal(t *testing.T) {
 		SkipPhases: []string{setup.PhaseKeys, setup.PhasePublish, setup.PhaseProvider, setup.PhaseClusterIssuer, setup.PhaseVerify},
 		Now:        func() time.Time { return now },
 	}
-	read := func() (secret *corev1.Secret, bundle []byte) {
-		t.Helper()
-		secret, err := cluster.Client.CoreV1().Secrets(deploy.Namespace).Get(ctx, deploy.TLSSecret, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		mwc, err := cluster.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, deploy.WebhookCfg, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return secret, mwc.Webhooks[0].ClientConfig.CABundle
-	}
 	if _, err := setup.Run(ctx, c, opts); err != nil {
 		t.Fatal(err)
 	}
-	first, firstBundle := read()
+	first, firstBundle := webhookTLS(t)
 
 	// Within a month of the serving certificate's end: a new one from the same CA.
 	now = now.Add(340 * 24 * time.Hour)
 	if _, err := setup.Run(ctx, c, opts); err != nil {
 		t.Fatal(err)
 	}
-	renewed, bundle := read()
+	renewed, bundle := webhookTLS(t)
 	if bytes.Equal(renewed.Data["tls.crt"], first.Data["tls.crt"]) || !bytes.Equal(renewed.Data["ca.crt"], first.Data["ca.crt"]) || !bytes.Equal(bundle, firstBundle) {
 		t.Error("the serving certificate was not renewed from the kept CA, or the bundle changed")
 	}
@@ -469,8 +450,24 @@ func TestSelfSignedRenewal(t *testing.T) {
 	if _, err := setup.Run(ctx, c, opts); err != nil {
 		t.Fatal(err)
 	}
-	rotated, bundle := read()
+	rotated, bundle := webhookTLS(t)
 	if bytes.Equal(rotated.Data["ca.crt"], first.Data["ca.crt"]) || !bytes.Contains(bundle, first.Data["ca.crt"]) || !bytes.Contains(bundle, rotated.Data["ca.crt"]) {
 		t.Error("a new CA must come with the old one in the bundle")
 	}
+}
+
+// webhookTLS returns the webhook's serving Secret and the caBundle its
+// configuration trusts.
+func webhookTLS(t *testing.T) (secret *corev1.Secret, bundle []byte) {
+	t.Helper()
+	ctx := context.Background()
+	secret, err := cluster.Client.CoreV1().Secrets(deploy.Namespace).Get(ctx, deploy.TLSSecret, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mwc, err := cluster.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, deploy.WebhookCfg, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret, mwc.Webhooks[0].ClientConfig.CABundle
 }
