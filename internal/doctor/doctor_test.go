@@ -100,13 +100,7 @@ type chain struct {
 func newChain(t *testing.T) *chain {
 	t.Helper()
 	ctx := context.Background()
-	if err := moto.Reset(); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := moto.Config(ctx, region)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := moto.Fresh(t, region)
 	ch := &chain{t: t, iam: iam.NewFromConfig(cfg), s3: s3.NewFromConfig(cfg, s3issuer.QuietChecksums)}
 	kube, dyn, mapper, err := setup.KubeClients(cluster.Config)
 	if err != nil {

@@ -33,13 +33,7 @@ const (
 // would only slow the test that expects one.
 func newIAM(t *testing.T) *iam.Client {
 	t.Helper()
-	if err := moto.Reset(); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := moto.Config(context.Background(), "us-east-1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := moto.Fresh(t, "us-east-1")
 	return iam.NewFromConfig(cfg, func(o *iam.Options) { o.RetryMaxAttempts = 1 })
 }
 

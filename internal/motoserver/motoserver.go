@@ -135,6 +135,21 @@ func (s *Server) Config(ctx context.Context, region string) (aws.Config, error) 
 	)
 }
 
+// Fresh empties the server, so a test starts with no AWS resources, and
+// returns a configuration for region that calls it. It stops the test on
+// error.
+func (s *Server) Fresh(t testing.TB, region string) aws.Config {
+	t.Helper()
+	if err := s.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := s.Config(context.Background(), region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 // HTTPClient returns a client that fetches https://BUCKET.s3.REGION.amazonaws.com/KEY
 // from the bucket in the server, the way anyone on the internet fetches a
 // public object from S3, and every other URL as usual.

@@ -64,13 +64,7 @@ var namespaces atomic.Int32
 func newEnv(t *testing.T) *testEnv {
 	t.Helper()
 	ctx := context.Background()
-	if err := moto.Reset(); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := moto.Config(ctx, "us-east-1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := moto.Fresh(t, "us-east-1")
 	e := &testEnv{t: t, ctx: ctx, iam: iam.NewFromConfig(cfg)}
 	res, err := iamoidc.Ensure(ctx, e.iam, iamoidc.Options{Issuer: cluster.Issuer, Thumbprint: strings.Repeat("ab", 20)})
 	if err != nil {

@@ -36,13 +36,7 @@ func TestMain(m *testing.M) { os.Exit(motoserver.RunTests(m, &moto)) }
 // newS3 resets the emulator and returns a client for region.
 func newS3(t *testing.T, region string) *s3.Client {
 	t.Helper()
-	if err := moto.Reset(); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := moto.Config(context.Background(), region)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := moto.Fresh(t, region)
 	return s3.NewFromConfig(cfg, s3issuer.QuietChecksums)
 }
 

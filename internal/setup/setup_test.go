@@ -63,13 +63,7 @@ func run(m *testing.M) int {
 // into the bucket the cluster signs for.
 func newRun(t *testing.T) (setup.Clients, setup.Options) {
 	t.Helper()
-	if err := moto.Reset(); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := moto.Config(context.Background(), region)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := moto.Fresh(t, region)
 	kube, dyn, mapper, err := setup.KubeClients(cluster.Config)
 	if err != nil {
 		t.Fatal(err)
