@@ -218,13 +218,12 @@ func (s *Scanner) Text() []byte {
 // text reads a string and returns it unquoted, aliasing data when it has no
 // escapes.
 func (s *Scanner) text() []byte {
-	s.peek() // the string starts after any whitespace
-	start := s.pos
 	inner, escaped := s.str()
 	if !escaped || s.err != nil {
 		return inner
 	}
-	out, err := jsontext.AppendUnquote(nil, s.data[start:s.pos])
+	// The string with its quotes ends where the scanner now is.
+	out, err := jsontext.AppendUnquote(nil, s.data[s.pos-len(inner)-2:s.pos])
 	if err != nil {
 		s.fail("bad string escape")
 		return nil
@@ -291,7 +290,8 @@ func (s *Scanner) skipComposite() {
 	for i := s.pos; i < len(data); i++ {
 		switch c := data[i]; c {
 		case '"':
-			i = stringEnd(data, i+1) - 1
+			end, _ := stringEnd(data, i+1)
+			i = end - 1
 		case '{', '[':
 			if depth == maxSkipDepth {
 				s.pos = i
@@ -319,16 +319,18 @@ func (s *Scanner) skipComposite() {
 }
 
 // stringEnd returns the index after the quote that closes the string whose
-// contents start at i, or len(data)+1 when it is unterminated.
-func stringEnd(data []byte, i int) int {
+// contents start at i, or len(data)+1 when it is unterminated, and whether
+// the contents hold escapes.
+func stringEnd(data []byte, i int) (end int, escaped bool) {
 	for {
 		i = quoteOrBackslash(data, i)
 		if i >= len(data) {
-			return len(data) + 1
+			return len(data) + 1, escaped
 		}
 		if data[i] == '"' {
-			return i + 1
+			return i + 1, escaped
 		}
+		escaped = true
 		i += 2 // past the backslash and the byte it escapes
 	}
 }
@@ -341,18 +343,13 @@ func (s *Scanner) str() (inner []byte, escaped bool) {
 		return nil, false
 	}
 	start := s.pos + 1
-	for i := start; ; i += 2 { // past a backslash and the byte it escapes
-		i = quoteOrBackslash(s.data, i)
-		if i >= len(s.data) {
-			s.fail("unterminated string")
-			return nil, false
-		}
-		if s.data[i] == '"' {
-			s.pos = i + 1
-			return s.data[start:i], escaped
-		}
-		escaped = true
+	end, escaped := stringEnd(s.data, start)
+	if end > len(s.data) {
+		s.fail("unterminated string")
+		return nil, false
 	}
+	s.pos = end
+	return s.data[start : end-1], escaped
 }
 
 // Byte masks for finding bytes eight at a time.
