@@ -157,10 +157,12 @@ type patch struct {
 	ops int
 }
 
-// add starts an add operation at /spec/<field>/<index><suffix>, and the
-// caller appends its value and then calls end. The path's parts are field
-// names, an index, "/-" and "/": nothing a JSON string or pointer escapes.
-func (w *patch) add(field string, index int, suffix string) {
+// add starts an add operation at /spec/<field>/<index><list>, ending in
+// "/-" when it appends one element to that list (index < 0 leaves the
+// index out). The caller appends its value and then calls end. The path's
+// parts are field names, an index, "/-" and "/": nothing a JSON string or
+// pointer escapes.
+func (w *patch) add(field string, index int, list string, appendOne bool) {
 	if w.ops == 0 {
 		w.buf = append(w.buf, '[')
 	} else {
@@ -172,11 +174,27 @@ func (w *patch) add(field string, index int, suffix string) {
 	if index >= 0 {
 		w.buf = strconv.AppendInt(append(w.buf, '/'), int64(index), 10)
 	}
-	w.buf = append(w.buf, suffix...)
+	w.buf = append(w.buf, list...)
+	if appendOne {
+		w.buf = append(w.buf, "/-"...)
+	}
 	w.buf = append(w.buf, `","value":`...)
 }
 
 func (w *patch) end() { w.buf = append(w.buf, '}') }
+
+// addElement adds the element that appendElement writes to the list at
+// /spec/<field>/<index><list>: an append when the list exists, else the
+// list itself, holding the element.
+func (w *patch) addElement(field string, index int, list string, exists bool, appendElement func([]byte) []byte) {
+	w.add(field, index, list, exists)
+	if exists {
+		w.buf = appendElement(w.buf)
+	} else {
+		w.buf = append(appendElement(append(w.buf, '[')), ']')
+	}
+	w.end()
+}
 
 // document returns the patch, or nil when it has no operation.
 func (w *patch) document() []byte {
@@ -347,14 +365,9 @@ func Inject(buf []byte, pod *Pod, id Identity, opts Options) Result {
 		}
 	}
 	if injected && !volumeExists {
-		if len(pod.Spec.Volumes) == 0 {
-			w.add("volumes", -1, "")
-			w.buf = append(appendVolume(append(w.buf, '['), tokenVolume(&p)), ']')
-		} else {
-			w.add("volumes", -1, "/-")
-			w.buf = appendVolume(w.buf, tokenVolume(&p))
-		}
-		w.end()
+		w.addElement("volumes", -1, "", len(pod.Spec.Volumes) > 0, func(dst []byte) []byte {
+			return appendVolume(dst, tokenVolume(&p))
+		})
 	}
 	res.Patch = w.document()
 	return res
@@ -511,14 +524,9 @@ func containerOps(w *patch, field string, index int, c *Container, p *plan) stri
 		mounted = true
 	}
 	if !mounted {
-		if len(c.VolumeMounts) == 0 {
-			w.add(field, index, "/volumeMounts")
-			w.buf = append(appendMount(append(w.buf, '['), p.mount()), ']')
-		} else {
-			w.add(field, index, "/volumeMounts/-")
-			w.buf = appendMount(w.buf, p.mount())
-		}
-		w.end()
+		w.addElement(field, index, "/volumeMounts", len(c.VolumeMounts) > 0, func(dst []byte) []byte {
+			return appendMount(dst, p.mount())
+		})
 	}
 
 	// A container without env gets one array of every variable; one with
@@ -532,9 +540,9 @@ func containerOps(w *patch, field string, index int, c *Container, p *plan) stri
 		for _, e := range group {
 			switch {
 			case c.Env.Len > 0:
-				w.add(field, index, "/env/-")
+				w.add(field, index, "/env", true)
 			case first:
-				w.add(field, index, "/env")
+				w.add(field, index, "/env", false)
 				w.buf = append(w.buf, '[')
 			default:
 				w.buf = append(w.buf, ',')
