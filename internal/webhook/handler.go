@@ -60,10 +60,8 @@ func (b *buffers) release() {
 	b.body.Reset()
 	b.patch = b.patch[:0]
 	b.out.Reset()
-	// Nothing of the last request is kept alive but the memory of its pod's
-	// lists.
-	b.review = review{}
-	b.request.reset()
+	// The review and request are emptied when the next body is scanned
+	// into them; until then they, like the body's bytes, hold the last one.
 	// Buffers far above the usual size are not kept, so one huge pod does
 	// not pin its memory.
 	const keep = 1 << 20
