@@ -46,6 +46,15 @@ func recycleContainers(list []Container) []Container {
 	return list[:0]
 }
 
+// emptyList returns reuse emptied, or a new empty list when there is no
+// memory to reuse: a list read from [] is never nil.
+func emptyList[T any](reuse []T) []T {
+	if reuse == nil {
+		return make([]T, 0, 4)
+	}
+	return reuse[:0]
+}
+
 // clearList empties list and zeroes its memory, keeping it for reuse.
 func clearList[T any](list []T) []T {
 	clear(list[:cap(list)])
@@ -122,10 +131,7 @@ func scanContainers(s *jsonscan.Scanner, r *recent, reuse []Container) []Contain
 	if !s.Array() {
 		return nil
 	}
-	list := reuse[:0]
-	if list == nil {
-		list = make([]Container, 0, 4)
-	}
+	list := emptyList(reuse)
 	for s.More() {
 		var mounts []VolumeMount
 		if n := len(list); n < cap(list) {
@@ -186,10 +192,7 @@ func scanMounts(s *jsonscan.Scanner, r *recent, reuse []VolumeMount) []VolumeMou
 	if !s.Array() {
 		return nil
 	}
-	list := reuse[:0]
-	if list == nil {
-		list = make([]VolumeMount, 0, 4)
-	}
+	list := emptyList(reuse)
 	for s.More() {
 		var m VolumeMount
 		if s.Object() {
@@ -215,10 +218,7 @@ func scanVolumes(s *jsonscan.Scanner, r *recent, reuse []Volume) []Volume {
 	if !s.Array() {
 		return nil
 	}
-	list := reuse[:0]
-	if list == nil {
-		list = make([]Volume, 0, 4)
-	}
+	list := emptyList(reuse)
 	for s.More() {
 		var v Volume
 		if s.Object() {
